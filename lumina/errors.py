@@ -1,0 +1,18 @@
+"""The exception family of the engine.
+
+Every error a user can cause (bad audio, a broken model folder, a library from another
+model …) derives from :class:`LuminaError` and carries a one-line, human-readable message.
+The command line prints that line and exits non-zero; the app shows it in a dialog.
+"""
+
+
+class LuminaError(Exception):
+    """Base of all user-facing engine errors. ``str(err)`` is one readable line."""
+
+
+class AudioError(LuminaError):
+    """Audio that cannot be read or is unusable for attribution."""
+
+
+class ModelError(LuminaError):
+    """A model folder that is missing, incomplete or of an unknown format."""
