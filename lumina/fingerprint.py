@@ -1,0 +1,256 @@
+"""Audio → chunks → codes → teacher-forced loss → per-channel gradient fingerprints.
+
+DESIGN §1 steps 1–4. A track is cut into 10 s chunks (:func:`lumina.audio.chunk_bounds`),
+each chunk is encoded to EnCodec codes, chunks of equal length are batched through the LM,
+and one backward per batch yields every chunk's projected gradient per channel (the hooks
+of :mod:`lumina.projection`). The track fingerprint is the mean of its chunks' fingerprints,
+which — projection being linear — is the projection of the mean gradient.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lumina import __version__
+from lumina.audio import CHUNK_SECONDS, Chunk, chunk_bounds, file_sha256, iter_chunks, probe
+from lumina.errors import LuminaError
+from lumina.models.musicgen import MusicGenModel
+from lumina.projection import DEFAULT_BLOCKS, DEFAULT_DIM, DEFAULT_SEED, GradientProjector
+
+ProgressCallback = Callable[[int, int], None]
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+class Cancelled(LuminaError):
+    """The caller asked to stop (the app's Cancel button)."""
+
+
+def choose_device(preferred: str | None = None) -> torch.device:
+    """``preferred`` if given, else CUDA, then MPS, then CPU."""
+    if preferred:
+        try:
+            device = torch.device(preferred)
+        except RuntimeError:
+            raise LuminaError(f"unknown device {preferred!r} (use cuda, mps or cpu)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise LuminaError("CUDA was requested but this torch build sees no CUDA GPU")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise LuminaError("MPS was requested but is not available on this machine")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_label(device: torch.device) -> str:
+    """A human name for the status bar and reports, e.g. ``NVIDIA H200`` or ``CPU``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
+
+
+def _is_cancelled(cancel: CancelFlag) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+@dataclass
+class Fingerprint:
+    """Both channels' fingerprints of one track, with what is needed to reproduce them.
+
+    Attributes
+    ----------
+    channels : ``{channel: (D,) float32}``, the track fingerprints (mean of chunks).
+    chunk_vectors : ``{channel: (C, D) float32}``, one fingerprint per chunk.
+    chunk_times : (C, 2) float64, start and end of each chunk in seconds.
+    loss : (C,) float32, the teacher-forced loss of each chunk (nats per code).
+    """
+
+    channels: dict[str, np.ndarray]
+    chunk_vectors: dict[str, np.ndarray]
+    chunk_times: np.ndarray
+    loss: np.ndarray
+    dim: int
+    projection_seed: int
+    projection_blocks: int
+    chunk_seconds: float
+    sample_rate: int
+    model_name: str
+    model_sha256: str
+    audio_sha256: str = ""
+    source: str = ""
+    duration: float = 0.0
+    software_version: str = __version__
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self.chunk_times.shape[0])
+
+    def parameters(self) -> dict[str, object]:
+        return {
+            "dim": self.dim,
+            "projection_seed": self.projection_seed,
+            "projection_blocks": self.projection_blocks,
+            "chunk_seconds": self.chunk_seconds,
+            "sample_rate": self.sample_rate,
+            "model_name": self.model_name,
+            "model_sha256": self.model_sha256,
+            "software_version": self.software_version,
+        }
+
+    def to_json(self, include_chunks: bool = False) -> dict[str, object]:
+        out: dict[str, object] = {
+            "source": self.source,
+            "audio_sha256": self.audio_sha256,
+            "duration": self.duration,
+            **self.parameters(),
+            "chunks": [
+                {"start": float(a), "end": float(b), "loss": float(lo)}
+                for (a, b), lo in zip(self.chunk_times, self.loss, strict=True)
+            ],
+            "warnings": list(self.warnings),
+        }
+        for channel, vector in self.channels.items():
+            out[channel] = [float(x) for x in vector]
+        if include_chunks:
+            out["chunk_vectors"] = {c: v.tolist() for c, v in self.chunk_vectors.items()}
+        return out
+
+
+class Fingerprinter:
+    """Computes :class:`Fingerprint` objects with one model, device and projection.
+
+    Parameters
+    ----------
+    model : the MusicGen model (moved to ``device``).
+    device : ``cuda``, ``mps``, ``cpu`` or None for the best available.
+    batch_size : chunks per forward/backward pass.
+    dim : projection dimension D per channel.
+    seed : projection seed.
+    blocks : independent Kronecker blocks per layer (see :data:`lumina.projection.DEFAULT_BLOCKS`).
+    """
+
+    def __init__(self, model: MusicGenModel, device: str | torch.device | None = None,
+                 batch_size: int = 4, dim: int = DEFAULT_DIM, seed: int = DEFAULT_SEED,
+                 chunk_seconds: float = CHUNK_SECONDS, blocks: int = DEFAULT_BLOCKS) -> None:
+        if batch_size < 1:
+            raise LuminaError("batch size must be at least 1")
+        self.device = choose_device(str(device) if device is not None else None)
+        self.model = model.to(self.device)
+        self.batch_size = batch_size
+        self.dim = dim
+        self.seed = seed
+        self.chunk_seconds = chunk_seconds
+        self.blocks = blocks
+        self.projector = GradientProjector(model, dim=dim, seed=seed, blocks=blocks)
+
+    # -- core -----------------------------------------------------------------------------
+    def fingerprint_codes(self, codes: torch.Tensor) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Per-example fingerprints of a batch of equal-length code sequences.
+
+        Parameters
+        ----------
+        codes : LongTensor (B, K, T).
+
+        Returns
+        -------
+        ``{channel: (B, D) float64}`` and the per-example loss (B,).
+        """
+        with self.projector as proj:
+            loss = self.model.per_example_loss(codes.to(self.device))
+            loss.sum().backward()
+            vectors = proj.collect()
+        return ({c: v.cpu().numpy() for c, v in vectors.items()},
+                loss.detach().cpu().numpy())
+
+    def _batches(self, chunks: Iterable[Chunk]) -> Iterator[list[tuple[Chunk, torch.Tensor]]]:
+        """Group encoded chunks into batches of equal length (the tail chunk is shorter)."""
+        batch: list[tuple[Chunk, torch.Tensor]] = []
+        for chunk in chunks:
+            # Encoding one chunk at a time keeps codes independent of the batch size.
+            codes = self.model.encode(torch.from_numpy(chunk.samples)[None])[0]
+            if batch and (len(batch) == self.batch_size or
+                          batch[0][0].samples.shape != chunk.samples.shape):
+                yield batch
+                batch = []
+            batch.append((chunk, codes))
+        if batch:
+            yield batch
+
+    def fingerprint_chunks(self, chunks: Iterable[Chunk], total: int | None = None,
+                           progress: ProgressCallback | None = None,
+                           cancel: CancelFlag = None) -> Fingerprint:
+        """Fingerprint an iterable of chunks (in memory or streamed from a file)."""
+        vectors: dict[str, list[np.ndarray]] = {c: [] for c in self.model.channels}
+        times: list[tuple[float, float]] = []
+        losses: list[np.ndarray] = []
+        done = 0
+        for batch in self._batches(chunks):
+            if _is_cancelled(cancel):
+                raise Cancelled("cancelled")
+            codes = torch.stack([c for _, c in batch])
+            batch_vectors, batch_loss = self.fingerprint_codes(codes)
+            for channel, v in batch_vectors.items():
+                vectors[channel].append(v)
+            losses.append(batch_loss)
+            times.extend((chunk.start, chunk.end) for chunk, _ in batch)
+            done += len(batch)
+            if progress is not None:
+                progress(done, max(done, total or done))
+        if not times:
+            raise LuminaError("no audio chunk to fingerprint")
+        chunk_vectors = {c: np.concatenate(v).astype(np.float64) for c, v in vectors.items()}
+        return Fingerprint(
+            channels={c: v.mean(axis=0).astype(np.float32) for c, v in chunk_vectors.items()},
+            chunk_vectors={c: v.astype(np.float32) for c, v in chunk_vectors.items()},
+            chunk_times=np.asarray(times, dtype=np.float64),
+            loss=np.concatenate(losses).astype(np.float32),
+            dim=self.dim,
+            projection_seed=self.seed,
+            projection_blocks=self.blocks,
+            chunk_seconds=self.chunk_seconds,
+            sample_rate=self.model.sample_rate,
+            model_name=self.model.name,
+            model_sha256=self.model.weights_sha256,
+        )
+
+    # -- entry points ---------------------------------------------------------------------
+    def fingerprint_audio(self, samples: np.ndarray, *, progress: ProgressCallback | None = None,
+                          cancel: CancelFlag = None, source: str = "") -> Fingerprint:
+        """Fingerprint mono float32 samples (S,) already at the model's sample rate."""
+        from lumina.audio import split_chunks
+
+        samples = np.asarray(samples, dtype=np.float32)
+        chunks = split_chunks(samples, self.model.sample_rate, self.chunk_seconds)
+        fp = self.fingerprint_chunks(chunks, total=len(chunks), progress=progress, cancel=cancel)
+        fp.duration = len(samples) / self.model.sample_rate
+        fp.source = source
+        return fp
+
+    def fingerprint_file(self, path: str | Path, *, progress: ProgressCallback | None = None,
+                         cancel: CancelFlag = None) -> Fingerprint:
+        """Fingerprint an audio file, streaming it chunk by chunk (bounded memory)."""
+        path = Path(path)
+        info = probe(path)
+        rate = self.model.sample_rate
+        expected = len(chunk_bounds(int(round(info.duration * rate)), rate, self.chunk_seconds))
+        warnings: list[str] = []
+        stream = iter_chunks(path, rate, self.chunk_seconds, warnings_out=warnings)
+        fp = self.fingerprint_chunks(stream, total=expected, progress=progress, cancel=cancel)
+        fp.audio_sha256 = file_sha256(path)
+        fp.source = path.name
+        fp.duration = float(fp.chunk_times[-1, 1]) if info.duration <= 0 else info.duration
+        fp.warnings = warnings
+        return fp

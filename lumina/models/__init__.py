@@ -1,0 +1,48 @@
+"""Model backends. :func:`load_model` turns a ``--model`` argument into a
+:class:`MusicGenModel`: ``lumina-tiny`` (embedded), a transformers-format folder, or an
+audiocraft checkpoint folder. Local files only; nothing is ever downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lumina.errors import ModelError
+from lumina.models.musicgen import CHANNEL_PATTERNS, MusicGenModel, weights_digest
+
+DEFAULT_MODEL = "lumina-tiny"
+
+
+def embedded_model_path() -> Path:
+    from lumina_resources import ROOT
+
+    return ROOT / "models" / DEFAULT_MODEL
+
+
+def load_model(spec: str | Path = DEFAULT_MODEL) -> MusicGenModel:
+    """Load a model by name or folder; a bad folder raises :class:`ModelError` (one line)."""
+    from lumina.models.audiocraft import COMPRESSION_FILE, LM_FILE, load_audiocraft_folder
+    from lumina.models.transformers_folder import load_transformers_folder
+
+    if str(spec) == DEFAULT_MODEL:
+        folder = embedded_model_path()
+        if not (folder / "config.json").is_file():
+            raise ModelError(
+                f"the embedded model {DEFAULT_MODEL} is not built in this installation "
+                "(build it with: python -m lumina.demo.train)"
+            )
+        return load_transformers_folder(folder, name=DEFAULT_MODEL)
+    folder = Path(spec).expanduser()
+    if not folder.exists():
+        raise ModelError(f"model folder not found: {folder}")
+    if not folder.is_dir():
+        raise ModelError(f"{folder.name}: a model is a folder, not a file")
+    if (folder / "config.json").is_file():
+        return load_transformers_folder(folder)
+    if (folder / LM_FILE).is_file() or (folder / COMPRESSION_FILE).is_file():
+        return load_audiocraft_folder(folder)
+    raise ModelError(
+        f"{folder.name}: not a MusicGen model folder (no config.json, no {LM_FILE})"
+    )
+
+
+__all__ = ["CHANNEL_PATTERNS", "DEFAULT_MODEL", "MusicGenModel", "load_model", "weights_digest"]
