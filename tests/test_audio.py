@@ -520,3 +520,15 @@ def test_module_does_not_import_torch_or_qt():
     source = Path(audio.__file__).read_text()
     assert "import torch" not in source
     assert "PySide" not in source
+
+
+def test_waveform_envelope_bounds_the_signal():
+    from lumina.audio import waveform_envelope
+
+    x = np.sin(np.linspace(0, 200 * np.pi, 100_000)).astype(np.float32)
+    mins, maxs = waveform_envelope(x, 1000)
+    assert mins.shape == maxs.shape == (1000,)
+    assert np.all(mins <= maxs) and float(maxs.max()) == float(x.max())
+    assert float(mins.min()) == float(x.min())
+    short_mins, _ = waveform_envelope(x[:10], 1000)
+    assert short_mins.shape == (10,)
