@@ -8,10 +8,10 @@ channels separately (DESIGN.md §1 item 2 and §6): the same composition in anot
 "cover", the same timbre under another composition is "the same act, another song".
 
 Everything is a pure function of its arguments: compositions come from a seeded
-``numpy`` Generator, timbres are fixed tables, and each song's noise (plucks, drums, room) is
-seeded from the catalog seed and the song's two ids. Same seed, same bytes — on one machine and
-numpy build; transcendental functions may differ in the last bit across CPUs and builds, so the
-study should compare features, not hashes, across machines.
+``numpy`` Generator, timbres are fixed tables (each with its own fixed room), and each song's
+noise (string excitations, drum hits) is seeded from the catalog seed and the song's two ids.
+Same seed, same bytes — on one machine and numpy build; transcendental functions may differ in
+the last bit across CPUs and builds, so compare features, not hashes, across machines.
 
 The default catalog is 8 compositions × the first 4 timbres = 32 songs of 24 s, mono, 32 kHz
 (the codec's rate). Timbres 4 and 5 (and :func:`heldout_compositions`) are never in the default
@@ -115,6 +115,7 @@ _HELDOUT_NAMES = (
 )
 _CATALOG_STREAM, _HELDOUT_STREAM = 0, 1  # SeedSequence tags: the two never share a stream
 HELDOUT_ID_BASE = 1000  # held-out composition ids start here, far from catalog ids
+N_TIMBRES = 6  # timbres defined by make_timbres
 
 ParamValue = float | tuple[float, ...]
 
@@ -211,7 +212,8 @@ class Voice:
 
     def num(self, name: str, default: float = 0.0) -> float:
         value = self.param(name, default)
-        assert isinstance(value, float | int), name
+        if isinstance(value, tuple):
+            raise TypeError(f"parameter {name!r} of a {self.kind} voice is not a number")
         return float(value)
 
 
@@ -253,14 +255,17 @@ class Timbre:
     reverb_mix: float
     reverb_seconds: float
     strum: float = 0.0  # s between successive chord notes (a guitar strum); 0 = block chords
+    # The act's master-bus EQ: (Hz, dB) points, interpolated in log frequency, flat beyond
+    # the ends. A band's mix sound is part of its identity (warm, airy, lo-fi …).
+    eq: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
 class Song:
     """One catalog recording: a composition played in a timbre.
 
-    ``seed`` seeds the song's noise (plucks, drums, room) and is all
-    :func:`render_song` needs besides the composition and timbre.
+    ``seed`` (see :func:`song_seed`) seeds the song's noise (string excitations, drum hits)
+    and is all :func:`render_song` needs besides the composition and timbre.
     """
 
     id: str
@@ -284,13 +289,13 @@ def _p(**kwargs: ParamValue) -> tuple[tuple[str, ParamValue], ...]:
     return tuple(kwargs.items())
 
 
-def make_timbres(n: int = 6) -> list[Timbre]:
-    """The fixed timbre table; the default catalog uses the first 4.
+def make_timbres(n: int = 4) -> list[Timbre]:
+    """The first ``n`` timbres of the fixed table (``n`` ≤ ``N_TIMBRES``).
 
     Returns
     -------
-    ``n`` (≤ 6) timbres: Organ, Bell, Pluck, Pad, then Marimba and Brass (held out by
-    default).
+    Organ, Bell, Pluck, Pad — the default catalog's four — then Marimba and Brass, which no
+    default catalog contains (held out for validation: ``make_timbres(N_TIMBRES)[4:]``).
     """
     timbres = [
         Timbre(
@@ -302,16 +307,20 @@ def make_timbres(n: int = 6) -> list[Timbre]:
                                       decays=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.15),
                                       vibrato_cents=10.0, vibrato_hz=6.2,
                                       tremolo=0.15, tremolo_hz=6.2),
-                       Envelope(0.008, 0.1, 0.85, 0.08), 0.30),
+                       Envelope(0.008, 0.1, 0.85, 0.08), 0.3),
             comp=Voice("additive", _p(ratios=(1.0, 2.0, 4.0), amps=(1.0, 0.5, 0.25),
                                       decays=(0.0, 0.0, 0.0), tremolo=0.1, tremolo_hz=6.2),
-                       Envelope(0.02, 0.2, 0.8, 0.12), 0.11),
+                       Envelope(0.02, 0.2, 0.8, 0.12), 0.1),
             bass=Voice("additive", _p(ratios=(1.0, 2.0, 3.0), amps=(1.0, 0.35, 0.1),
                                       decays=(0.0, 0.0, 0.0)),
-                       Envelope(0.01, 0.3, 0.7, 0.06), 0.42),
-            kit=DrumKit(55.0, 150.0, 0.03, 0.18, 210.0, 0.06, 0.09, (1500.0, 8000.0), 0.4,
-                        7000.0, 0.035, 0.75, 0.42, 0.10),
+                       Envelope(0.01, 0.3, 0.7, 0.06), 0.25),
+            kit=DrumKit(kick_hz=55.0, kick_start_hz=150.0, kick_sweep=0.03,
+                        kick_decay=0.18, snare_hz=210.0, snare_tone_decay=0.06,
+                        snare_noise_decay=0.09, snare_band=(1500.0, 8000.0), snare_tone=0.4,
+                        hat_cutoff=7000.0, hat_decay=0.035, kick_gain=0.57,
+                        snare_gain=1.2, hat_gain=0.18),
             reverb_mix=0.18, reverb_seconds=1.2,
+            eq=((100.0, -2.0), (800.0, 3.0), (3000.0, 0.0), (10000.0, -6.0)),
         ),
         Timbre(
             1, "Bell", "Lantern Bell Choir",
@@ -320,37 +329,49 @@ def make_timbres(n: int = 6) -> list[Timbre]:
             lead=Voice("fm", _p(ratio=3.5, index=2.2, index_decay=0.25, index_floor=0.12),
                        Envelope(0.003, 1.2, 0.0, 0.6), 0.34),
             comp=Voice("fm", _p(ratio=1.0, index=1.5, index_decay=0.4, index_floor=0.2),
-                       Envelope(0.004, 1.0, 0.05, 0.3), 0.10),
+                       Envelope(0.004, 1.0, 0.05, 0.3), 0.14),
             bass=Voice("fm", _p(ratio=1.0, index=1.0, index_decay=0.15, index_floor=0.05),
-                       Envelope(0.005, 0.5, 0.3, 0.08), 0.46),
-            kit=DrumKit(45.0, 120.0, 0.05, 0.45, 330.0, 0.03, 0.05, (2500.0, 12000.0), 0.6,
-                        9000.0, 0.05, 0.85, 0.32, 0.09),
+                       Envelope(0.005, 0.5, 0.3, 0.08), 0.28),
+            kit=DrumKit(kick_hz=45.0, kick_start_hz=120.0, kick_sweep=0.05,
+                        kick_decay=0.45, snare_hz=330.0, snare_tone_decay=0.03,
+                        snare_noise_decay=0.05, snare_band=(2500.0, 12000.0), snare_tone=0.6,
+                        hat_cutoff=9000.0, hat_decay=0.05, kick_gain=0.36,
+                        snare_gain=1.65, hat_gain=0.13),
             reverb_mix=0.3, reverb_seconds=2.0,
+            eq=((60.0, 2.0), (500.0, -3.0), (4000.0, 0.0), (12000.0, 6.0)),
         ),
         Timbre(
             2, "Pluck", "Nylon Cartographers",
             lead=Voice("pluck", _p(damping=0.998, brightness=14.0),
                        Envelope(0.001, 10.0, 1.0, 0.08), 0.48),
             comp=Voice("pluck", _p(damping=0.996, brightness=8.0),
-                       Envelope(0.001, 10.0, 1.0, 0.1), 0.15),
+                       Envelope(0.001, 10.0, 1.0, 0.1), 0.09),
             bass=Voice("pluck", _p(damping=0.998, brightness=5.0),
-                       Envelope(0.001, 10.0, 1.0, 0.06), 0.55),
-            kit=DrumKit(50.0, 90.0, 0.02, 0.22, 180.0, 0.05, 0.18, (800.0, 5000.0), 0.25,
-                        5000.0, 0.06, 0.6, 0.3, 0.13),
+                       Envelope(0.001, 10.0, 1.0, 0.06), 0.13),
+            kit=DrumKit(kick_hz=50.0, kick_start_hz=90.0, kick_sweep=0.02,
+                        kick_decay=0.22, snare_hz=180.0, snare_tone_decay=0.05,
+                        snare_noise_decay=0.18, snare_band=(800.0, 5000.0), snare_tone=0.25,
+                        hat_cutoff=5000.0, hat_decay=0.06, kick_gain=0.16,
+                        snare_gain=0.21, hat_gain=0.037),
             reverb_mix=0.22, reverb_seconds=1.0, strum=0.018,
+            eq=((80.0, -6.0), (300.0, 0.0), (2500.0, 4.0), (10000.0, 0.0)),
         ),
         Timbre(
             3, "Pad", "Slow Tide Collective",
             lead=Voice("saw", _p(unison=2.0, detune_cents=8.0, cutoff=1800.0,
                                  vibrato_cents=8.0, vibrato_hz=5.0),
-                       Envelope(0.06, 0.5, 0.7, 0.25), 0.30),
+                       Envelope(0.06, 0.5, 0.7, 0.25), 0.3),
             comp=Voice("saw", _p(unison=3.0, detune_cents=10.0, cutoff=900.0),
-                       Envelope(0.35, 1.0, 0.8, 0.6), 0.11),
+                       Envelope(0.35, 1.0, 0.8, 0.6), 0.096),
             bass=Voice("saw", _p(unison=1.0, cutoff=350.0),
-                       Envelope(0.01, 0.4, 0.6, 0.1), 0.55),
-            kit=DrumKit(42.0, 80.0, 0.06, 0.5, 160.0, 0.1, 0.25, (400.0, 3500.0), 0.3,
-                        6000.0, 0.02, 0.85, 0.3, 0.07),
-            reverb_mix=0.4, reverb_seconds=2.6,
+                       Envelope(0.01, 0.4, 0.6, 0.1), 0.15),
+            kit=DrumKit(kick_hz=42.0, kick_start_hz=80.0, kick_sweep=0.06,
+                        kick_decay=0.5, snare_hz=160.0, snare_tone_decay=0.1,
+                        snare_noise_decay=0.25, snare_band=(400.0, 3500.0), snare_tone=0.3,
+                        hat_cutoff=6000.0, hat_decay=0.02, kick_gain=0.15,
+                        snare_gain=0.26, hat_gain=0.084),
+            reverb_mix=0.28, reverb_seconds=2.6,
+            eq=((60.0, 3.0), (400.0, 1.0), (2000.0, -4.0), (6000.0, -14.0)),
         ),
         Timbre(
             4, "Marimba", "Rosewood Mallet Club",
@@ -360,31 +381,40 @@ def make_timbres(n: int = 6) -> list[Timbre]:
                        Envelope(0.002, 10.0, 1.0, 0.1), 0.5),
             comp=Voice("additive", _p(ratios=(1.0, 3.93, 9.54), amps=(1.0, 0.3, 0.08),
                                       decays=(0.35, 0.08, 0.03)),
-                       Envelope(0.002, 10.0, 1.0, 0.1), 0.16),
+                       Envelope(0.002, 10.0, 1.0, 0.1), 0.185),
             bass=Voice("additive", _p(ratios=(1.0, 3.93), amps=(1.0, 0.25), decays=(0.8, 0.1)),
-                       Envelope(0.003, 10.0, 1.0, 0.08), 0.55),
-            kit=DrumKit(60.0, 110.0, 0.02, 0.15, 520.0, 0.04, 0.03, (3000.0, 9000.0), 0.7,
-                        8000.0, 0.025, 0.7, 0.3, 0.12),
-            reverb_mix=0.25, reverb_seconds=1.4,
+                       Envelope(0.003, 10.0, 1.0, 0.08), 0.27),
+            kit=DrumKit(kick_hz=60.0, kick_start_hz=110.0, kick_sweep=0.02,
+                        kick_decay=0.15, snare_hz=520.0, snare_tone_decay=0.04,
+                        snare_noise_decay=0.03, snare_band=(3000.0, 9000.0), snare_tone=0.7,
+                        hat_cutoff=8000.0, hat_decay=0.025, kick_gain=0.54,
+                        snare_gain=1.6, hat_gain=0.18),
+            reverb_mix=0.2, reverb_seconds=1.4,
+            eq=((100.0, -4.0), (1000.0, 3.0), (8000.0, -3.0)),
         ),
         Timbre(
             5, "Brass", "Copper Avenue Horns",
             # A saw whose low-pass opens on each attack and closes again: the "blat" of brass.
             lead=Voice("saw", _p(unison=2.0, detune_cents=5.0, cutoff=700.0, env_amount=2600.0,
                                  env_decay=0.25, vibrato_cents=10.0, vibrato_hz=5.5),
-                       Envelope(0.03, 0.3, 0.8, 0.1), 0.30),
+                       Envelope(0.03, 0.3, 0.8, 0.1), 0.3),
             comp=Voice("saw", _p(unison=2.0, detune_cents=6.0, cutoff=600.0, env_amount=1500.0,
                                  env_decay=0.2),
-                       Envelope(0.04, 0.3, 0.7, 0.15), 0.10),
+                       Envelope(0.04, 0.3, 0.7, 0.15), 0.076),
             bass=Voice("saw", _p(unison=1.0, cutoff=500.0, env_amount=800.0, env_decay=0.1),
-                       Envelope(0.01, 0.3, 0.7, 0.08), 0.45),
-            kit=DrumKit(55.0, 160.0, 0.025, 0.25, 240.0, 0.07, 0.12, (1200.0, 10000.0), 0.35,
-                        7500.0, 0.05, 0.85, 0.5, 0.13),
+                       Envelope(0.01, 0.3, 0.7, 0.08), 0.105),
+            kit=DrumKit(kick_hz=55.0, kick_start_hz=160.0, kick_sweep=0.025,
+                        kick_decay=0.25, snare_hz=240.0, snare_tone_decay=0.07,
+                        snare_noise_decay=0.12, snare_band=(1200.0, 10000.0), snare_tone=0.35,
+                        hat_cutoff=7500.0, hat_decay=0.05, kick_gain=0.14,
+                        snare_gain=0.28, hat_gain=0.041),
             reverb_mix=0.2, reverb_seconds=1.6,
+            eq=((100.0, -4.0), (600.0, 0.0), (3000.0, 5.0), (12000.0, 3.0)),
         ),
     ]
-    if not 1 <= n <= len(timbres):
-        raise ValueError(f"n must be between 1 and {len(timbres)}, got {n}")
+    assert len(timbres) == N_TIMBRES
+    if not 1 <= n <= N_TIMBRES:
+        raise ValueError(f"n must be between 1 and {N_TIMBRES}, got {n}")
     return timbres[:n]
 
 
@@ -411,8 +441,8 @@ def _chord_pcs(numeral: str, tonic_pc: int, mode: str) -> tuple[int, int, int]:
 def _voice_chord(pcs: tuple[int, int, int], low: int = 53) -> tuple[int, int, int]:
     """Each pitch class in the octave ``[low, low + 12)``: a close voicing that keeps
     common tones still between chords (a cheap form of voice leading)."""
-    notes = tuple(low + (pc - low) % 12 for pc in pcs)
-    return notes  # type: ignore[return-value]
+    root, third, fifth = (low + (pc - low) % 12 for pc in pcs)
+    return root, third, fifth
 
 
 class _Pitch:
@@ -546,15 +576,17 @@ def _compositions(n: int, seed: int, stream: int, first_id: int,
     # Distinct keys while there are keys left, so compositions differ in pitch content.
     keys = np.concatenate([rng.permutation(12) for _ in range(-(-n // 12))])[:n]
     name_order = rng.permutation(len(names))
-    used: dict[str, list[int]] = {"major": [], "minor": []}
+    # Each mode deals its progressions from a shuffled deck, so none repeats before all
+    # have been used.
+    decks = {mode: [int(j) for j in rng.permutation(len(pool))]
+             for mode, pool in _PROGRESSIONS.items()}
+    dealt = {mode: 0 for mode in _PROGRESSIONS}
     out = []
     for i in range(n):
         mode = "major" if rng.random() < 0.6 else "minor"
-        pool = _PROGRESSIONS[mode]
-        free = [j for j in range(len(pool)) if j not in used[mode]] or list(range(len(pool)))
-        j = int(free[int(rng.integers(len(free)))])
-        used[mode] = [*used[mode], j][-(len(pool) - 1):]
-        progression = pool[j]
+        deck = decks[mode]
+        progression = _PROGRESSIONS[mode][deck[dealt[mode] % len(deck)]]
+        dealt[mode] += 1
         tonic = int(keys[i])
         key_root = 60 + tonic  # C4..B4: melody between ~Bb3 and ~C#6
         pitch = _Pitch(key_root, mode)
@@ -577,8 +609,9 @@ def _compositions(n: int, seed: int, stream: int, first_id: int,
 
 
 def _roman(k: int) -> str:
-    return ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")[k - 1] if k <= 10 \
-        else str(k)
+    """Sequel numbering for names reused when ``n`` exceeds the name list."""
+    numerals = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+    return numerals[k - 1] if k <= len(numerals) else str(k)
 
 
 def make_compositions(n: int = 8, seed: int = 0) -> list[Composition]:
@@ -741,6 +774,17 @@ def _convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)[:x.size]
 
 
+def _master_eq(x: np.ndarray, rate: int, points: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Zero-phase EQ (FFT domain) of the whole mix: the gain curve through ``points``."""
+    if not points:
+        return x
+    spec = np.fft.rfft(x)
+    freqs = np.maximum(np.fft.rfftfreq(x.size, 1.0 / rate), 1.0)
+    hz, db = zip(*points, strict=True)
+    spec *= 10.0 ** (np.interp(np.log2(freqs), np.log2(hz), db) / 20.0)
+    return np.fft.irfft(spec, n=x.size)
+
+
 def song_seed(seed: int, composition_id: int, timbre_id: int) -> int:
     """The per-song noise seed derived from the catalog seed and the song's two ids."""
     state = np.random.SeedSequence([seed, composition_id, timbre_id]).generate_state(1)
@@ -755,7 +799,7 @@ def render_stems(composition: Composition, timbre: Timbre, seconds: float = 24.0
     -------
     ``{"lead", "chords", "bass", "drums", "room"}`` → float64 (round(seconds · rate),);
     "room" is the reverberated send (lead, chords and some snare), already at the timbre's
-    reverb level. Their sum is the unnormalised mix.
+    reverb level. Their sum is the mix before the master EQ, fades and normalisation.
     """
     n = int(round(seconds * rate))
     if n <= 0:
@@ -816,8 +860,8 @@ def render_song(composition: Composition, timbre: Timbre, seconds: float = 24.0,
     Chords in the timbre's comping voice, a bass line on the chord tones, the melody in the
     lead voice, and the timbre's drum kit playing the composition's groove (with a fill at
     the end of each pass through the form). The lead, the chords and part of the snare go
-    through the timbre's room. Fades in over 10 ms and out over the last 1.5 s, then scales
-    to a peak of 0.9.
+    through the timbre's room; the mix through the timbre's master EQ. Fades in over 10 ms and
+    out over the last 1.5 s, then scales to a peak of 0.9.
 
     Parameters
     ----------
@@ -829,8 +873,8 @@ def render_song(composition: Composition, timbre: Timbre, seconds: float = 24.0,
     -------
     float32 (round(seconds · rate),), peak 0.9.
     """
-    mix = sum(render_stems(composition, timbre, seconds, rate, seed).values())
-    assert isinstance(mix, np.ndarray)
+    mix = _master_eq(sum(render_stems(composition, timbre, seconds, rate, seed).values()),
+                     rate, timbre.eq)
     t = np.arange(mix.size) / rate
     mix *= np.clip(t / 0.01, 0.0, 1.0) * np.clip((seconds - t) / 1.5, 0.0, 1.0)
     peak = float(np.abs(mix).max()) or 1.0
