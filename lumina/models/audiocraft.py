@@ -19,7 +19,7 @@ import yaml
 from transformers import EncodecConfig, MusicgenDecoderConfig
 
 from lumina.errors import ModelError
-from lumina.models.musicgen import MusicGenModel
+from lumina.models.musicgen import MusicGenModel, decoder_config
 
 LM_FILE = "state_dict.bin"
 COMPRESSION_FILE = "compression_state_dict.bin"
@@ -160,21 +160,13 @@ def _lm_config(cfg: dict, state: dict[str, torch.Tensor], path: Path) -> Musicge
     dim = int(_get(cfg, "transformer_lm.dim", path))
     if sum(1 for k in state if re.match(r"^emb\.\d+\.weight$", k)) != n_q:
         raise ModelError(f"{path.parent.name}/{path.name}: n_q does not match the embeddings")
-    return MusicgenDecoderConfig(
-        vocab_size=card,
-        num_codebooks=n_q,
-        hidden_size=dim,
-        num_hidden_layers=int(_get(cfg, "transformer_lm.num_layers", path)),
-        num_attention_heads=int(_get(cfg, "transformer_lm.num_heads", path)),
-        ffn_dim=int(dim * float(cfg.get("transformer_lm", {}).get("hidden_scale", 4))),
-        max_position_embeddings=2048,
-        pad_token_id=card,
-        bos_token_id=card,
-        audio_channels=1,
-        dropout=0.0,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-        tie_word_embeddings=False,
+    return decoder_config(
+        layers=int(_get(cfg, "transformer_lm.num_layers", path)),
+        hidden=dim,
+        heads=int(_get(cfg, "transformer_lm.num_heads", path)),
+        codebooks=n_q,
+        card=card,
+        ffn=int(dim * float(cfg.get("transformer_lm", {}).get("hidden_scale", 4))),
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from transformers import EncodecModel, MusicgenForCausalLM
+from transformers import EncodecModel, MusicgenDecoderConfig, MusicgenForCausalLM
 
 #: Channel name → regular expression over the decoder's module names (DESIGN §1 step 2).
 #: Patterns, not lists, so the same definition covers every model size.
@@ -21,6 +21,29 @@ CHANNEL_PATTERNS: dict[str, str] = {
     "composition": r"^model\.decoder\.layers\.\d+\.self_attn\.(q|k|v|out)_proj$",
     "production": r"^lm_heads\.\d+$",
 }
+
+
+def decoder_config(*, layers: int, hidden: int, heads: int, codebooks: int, card: int,
+                   ffn: int | None = None) -> MusicgenDecoderConfig:
+    """A mono MusicGen decoder config for inference: no dropout, pad = BOS = ``card`` (the
+    extra embedding row MusicGen reserves for the delay pattern's special token)."""
+    return MusicgenDecoderConfig(
+        vocab_size=card,
+        max_position_embeddings=2048,
+        num_hidden_layers=layers,
+        ffn_dim=ffn if ffn is not None else 4 * hidden,
+        num_attention_heads=heads,
+        hidden_size=hidden,
+        num_codebooks=codebooks,
+        pad_token_id=card,
+        bos_token_id=card,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        layerdrop=0.0,
+        audio_channels=1,
+        tie_word_embeddings=False,
+    )
 
 
 def weights_digest(state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> str:

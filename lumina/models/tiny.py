@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from transformers import EncodecConfig, EncodecModel, MusicgenDecoderConfig, MusicgenForCausalLM
 
-from lumina.models.musicgen import MusicGenModel, weights_digest
+from lumina.models.musicgen import MusicGenModel, decoder_config, weights_digest
 
 TINY_NAME = "lumina-tiny"
 SAMPLE_RATE = 32_000
@@ -21,23 +21,8 @@ CARD = 256
 
 def tiny_decoder_config(layers: int = 3, hidden: int = 128, heads: int = 4,
                         codebooks: int = 4, card: int = CARD) -> MusicgenDecoderConfig:
-    return MusicgenDecoderConfig(
-        vocab_size=card,
-        max_position_embeddings=2048,
-        num_hidden_layers=layers,
-        ffn_dim=4 * hidden,
-        num_attention_heads=heads,
-        hidden_size=hidden,
-        num_codebooks=codebooks,
-        pad_token_id=card,
-        bos_token_id=card,
-        dropout=0.0,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-        layerdrop=0.0,
-        audio_channels=1,
-        tie_word_embeddings=False,
-    )
+    return decoder_config(layers=layers, hidden=hidden, heads=heads, codebooks=codebooks,
+                          card=card)
 
 
 def tiny_codec_config(card: int = CARD, codebooks: int = 4) -> EncodecConfig:
