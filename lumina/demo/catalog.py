@@ -933,8 +933,10 @@ class Catalog:
               progress: Callable[[int, int], None] | None = None) -> list[Path]:
         """Write every song as 16-bit PCM WAV (``<song id>.wav``) plus ``catalog.json``.
 
-        Files are written under a temporary name and renamed, so an interrupted write never
-        leaves a truncated song behind. Same catalog, same bytes.
+        Each WAV carries ID3 tags (title, artist, ISRC), so ``lumina index`` on the folder
+        files the songs under their names like any tagged catalog. Files are written under a
+        temporary name and renamed, so an interrupted write never leaves a truncated song
+        behind. Same catalog, same bytes.
 
         Parameters
         ----------
@@ -951,6 +953,7 @@ class Catalog:
             path = out / song.filename
             tmp = path.with_name(path.name + ".part")
             sf.write(tmp, self.render(song), self.rate, subtype="PCM_16", format="WAV")
+            _tag_wav(tmp, song)
             os.replace(tmp, path)
             paths.append(path)
             if progress is not None:
@@ -961,6 +964,18 @@ class Catalog:
                        encoding="utf-8")
         os.replace(tmp, meta)
         return paths
+
+
+def _tag_wav(path: Path, song: Song) -> None:
+    from mutagen.id3 import TIT2, TPE1, TSRC
+    from mutagen.wave import WAVE
+
+    wav = WAVE(str(path))
+    wav.add_tags()
+    wav.tags.add(TIT2(encoding=3, text=song.title))
+    wav.tags.add(TPE1(encoding=3, text=song.artist))
+    wav.tags.add(TSRC(encoding=3, text=song.isrc))
+    wav.save()
 
 
 def build_catalog(n_compositions: int = 8, n_timbres: int = 4, seconds: float = 24.0,
