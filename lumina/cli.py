@@ -74,6 +74,219 @@ def _cmd_fingerprint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_line(bar: ProgressBar | None, text: str, stream=None) -> None:
+    """Print a message on its own line without garbling a progress bar drawn with ``\\r``."""
+    stream = stream or sys.stderr
+    if bar is not None and bar.enabled and bar.stream is stream:
+        stream.write("\r\033[K")
+    print(text, file=stream)
+    stream.flush()
+
+
+def _load_model_for(spec: str | None, library_path: Path):
+    """The model to index into / attribute against a library: ``--model`` if given, else
+    the one recorded in the library's manifest, else lumina-tiny."""
+    from lumina.library import MANIFEST_NAME, Library
+    from lumina.models import DEFAULT_MODEL, load_model
+
+    if spec is None and (library_path / MANIFEST_NAME).exists():
+        with Library.open(library_path) as lib:
+            spec = lib.manifest.model_spec or None
+    spec = spec or DEFAULT_MODEL
+    return spec, load_model(spec)
+
+
+def _model_spec_for_manifest(spec: str) -> str:
+    # A folder is recorded as an absolute path so later commands run from elsewhere find it.
+    from lumina.models import DEFAULT_MODEL
+
+    return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from lumina.fingerprint import Fingerprinter
+    from lumina.library import (
+        Library,
+        LibraryError,
+        collect_audio_files,
+        identity_of_fingerprinter,
+        index_files,
+    )
+
+    library_path = Path(args.library).expanduser()
+    files, missing = collect_audio_files(args.paths)
+    for line in missing:
+        print(f"lumina: {line}", file=sys.stderr)
+    if not files and missing:
+        raise LibraryError("nothing to index: " + missing[0])
+    spec, model = _load_model_for(args.model, library_path)
+    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size)
+    lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
+                                 model_spec=_model_spec_for_manifest(spec))
+    bar = ProgressBar("index")
+
+    def report(event) -> None:
+        if event.kind == "failed":
+            _print_line(bar, f"failed: {event.message}")
+        elif event.kind == "warning":
+            _print_line(bar, f"warning: {event.message}")
+        elif event.kind == "skipped" and (args.verbose or event.song_id is None):
+            _print_line(bar, f"skipped: {event.message}")
+        elif event.kind == "indexed" and args.verbose:
+            _print_line(bar, f"indexed: {event.message}")
+
+    with lib, lib.writer() as writer:
+        for line in writer.repairs:
+            print(f"repaired: {line}", file=sys.stderr)
+        summary = index_files(writer, files, fingerprinter, progress=bar, report=report)
+        total = len(lib)
+    detail = []
+    if summary.already_indexed:
+        detail.append(f"{summary.already_indexed} already in the library")
+    if summary.duplicates:
+        detail.append(f"{summary.duplicates} duplicate audio")
+    skipped = f"skipped {summary.skipped}" + (f" ({', '.join(detail)})" if detail else "")
+    failed = summary.failed + len(missing)
+    print(f"indexed {summary.indexed}, {skipped}, failed {failed} in {summary.seconds:.1f} s; "
+          f"library {library_path.name} holds {total} song(s)")
+    if summary.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if failed else 0
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    from lumina.library import Library, verify
+
+    path = Path(args.library).expanduser()
+    if args.action == "verify":
+        report = verify(path)
+        for line in report.problems:
+            print(f"problem: {line}")
+        for line in report.notes:
+            print(f"note: {line}")
+        if report.ok:
+            print(f"ok: {path.name}: {report.songs} song(s), {report.removed} removed, "
+                  f"{report.chunk_rows} chunk row(s); manifest, catalog, counts, finiteness "
+                  "and checksums verified")
+            return 0
+        print(f"{path.name}: {len(report.problems)} problem(s) found")
+        return EXIT_ERROR
+    with Library.open(path) as lib:
+        if args.action == "info":
+            info = lib.info()
+            if args.json:
+                print(json.dumps(info, indent=2))
+                return 0
+            size = info["matrix_bytes"]
+            size_text = (f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB")
+            print(f"library     {path.name} ({info['path']})")
+            print(f"id          {info['library_id']}  (format {info['format_version']}, "
+                  f"created {info['created']} by lumina {info['software_version']})")
+            print(f"model       {info['model_name']}  sha256 {info['model_sha256']}")
+            print(f"projection  D={info['dim']}, seed {info['projection_seed']}, "
+                  f"{info['projection_blocks']} blocks; chunks of {info['chunk_seconds']:g} s "
+                  f"at {info['sample_rate']} Hz; channels {', '.join(info['channels'])}")
+            print(f"songs       {info['songs']} live, {info['removed']} removed "
+                  f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
+                  "of matrices")
+            print(f"digest      {info['digest']}")
+            return 0
+        if args.action == "list":
+            songs = lib.songs(include_removed=args.removed)
+            if args.json:
+                print(json.dumps([s.__dict__ for s in songs], indent=2, default=list))
+                return 0
+            print(f"{'id':>6}  {'title':<32} {'artist':<24} {'isrc':<12} {'length':>7}  source")
+            for s in songs:
+                mark = "" if s.live else "  (removed)"
+                print(f"{s.id:>6}  {_clip(s.title, 32):<32} {_clip(s.artist, 24):<24} "
+                      f"{s.isrc:<12} {_fmt_duration(s.duration):>7}  "
+                      f"{Path(s.source_path).name}{mark}")
+            print(f"{len(songs)} song(s)")
+            return 0
+        with lib.writer() as writer:
+            if args.action == "remove":
+                removed = writer.remove(args.ids)
+                print(f"removed {len(removed)} song(s) ({', '.join(map(str, removed))}); "
+                      f"{len(lib)} remain. Run 'lumina library compact {args.library}' to "
+                      "reclaim their space.")
+                return 0
+            stats = writer.compact()
+            print(f"compacted {path.name}: dropped {stats['removed_rows']} removed song row(s) "
+                  f"and {stats['removed_chunk_rows']} chunk row(s), reclaimed "
+                  f"{stats['bytes_reclaimed'] / 2**20:.2f} MiB; {len(lib)} song(s) remain")
+            return 0
+
+
+def _print_result(result, stream=None) -> None:
+    """The readable per-channel tables of ``lumina attribute``."""
+    out = stream or sys.stdout
+    fp = result.fingerprint
+    lib = result.library
+    print(f"{fp.source}: {fp.n_chunks} chunk(s), {fp.duration:.1f} s | model {fp.model_name} "
+          f"({fp.model_sha256[:12]}) | library {lib.name}: {lib.songs} song(s), digest "
+          f"{lib.digest[:12]} | null {result.null}", file=out)
+    for name, ch in result.channels.items():
+        print(file=out)
+        print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify "
+              f"(confidence >= {ch.gate:g}, z >= {ch.z_gate:.3f}); * = qualifies", file=out)
+        print(f"  {'#':>3}    {'id':>5}  {'title':<28} {'artist':<20} {'cosine':>7} {'z':>7} "
+              f"{'conf':>6} {'share':>7}", file=out)
+        for inf in ch.influences:
+            mark = "*" if inf.qualifies else " "
+            share = f"{100 * inf.share:6.1f}%" if inf.qualifies else f"{'-':>7}"
+            print(f"  {inf.rank:>3} {mark}  {inf.song_id:>5}  {_clip(inf.title, 28):<28} "
+                  f"{_clip(inf.artist, 20):<20} {inf.cosine:>7.3f} {inf.z:>7.2f} "
+                  f"{inf.confidence:>6.3f} {share}", file=out)
+    for name, rows in result.timeline.items():
+        print(file=out)
+        print(f"timeline ({name}): best match per chunk", file=out)
+        for row in rows:
+            mark = "*" if row.qualifies else " "
+            print(f"  {_fmt_duration(row.start):>7}-{_fmt_duration(row.end):<7} {mark} "
+                  f"{row.song_id:>5}  {_clip(row.title, 28):<28} {_clip(row.artist, 20):<20} "
+                  f"z {row.z:6.2f}  conf {row.confidence:.3f}", file=out)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _cmd_attribute(args: argparse.Namespace) -> int:
+    from lumina.analysis import analyze
+    from lumina.fingerprint import Fingerprinter
+    from lumina.library import Library, LibraryError
+
+    library_path = Path(args.library).expanduser()
+    with Library.open(library_path) as lib:
+        if len(lib) == 0:  # refuse before loading a model and fingerprinting
+            raise LibraryError(
+                f"library {lib.name} is empty: index songs first "
+                f"(lumina index FOLDER --library {args.library})")
+        mf = lib.manifest
+        _, model = _load_model_for(args.model, library_path)
+        fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size,
+                                      dim=mf.dim, seed=mf.projection_seed,
+                                      chunk_seconds=mf.chunk_seconds,
+                                      blocks=mf.projection_blocks)
+        result = analyze(Path(args.track), lib, fingerprinter, null=args.null, top=args.top,
+                         progress=ProgressBar("fingerprint"))
+    _print_result(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n",
+                                   encoding="utf-8")
+        print(f"wrote {args.json} (unsigned)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lumina",
@@ -92,6 +305,50 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     fp.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
     fp.set_defaults(func=_cmd_fingerprint)
+
+    ix = sub.add_parser("index", help="create or extend a fingerprint library (resumable)")
+    ix.add_argument("paths", nargs="+", metavar="FOLDER|FILE",
+                    help="audio files, or folders searched recursively for audio files")
+    ix.add_argument("--library", required=True, metavar="LIB", help="library folder")
+    ix.add_argument("--model", default=None,
+                    help="lumina-tiny or a local MusicGen folder (default: the library's "
+                         "model, or lumina-tiny for a new library)")
+    ix.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    ix.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    ix.add_argument("-v", "--verbose", action="store_true",
+                    help="also list indexed songs and songs already in the library")
+    ix.set_defaults(func=_cmd_index)
+
+    lb = sub.add_parser("library", help="inspect or maintain a fingerprint library")
+    lsub = lb.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (("info", "manifest, counts and digest"),
+                         ("list", "the songs"),
+                         ("remove", "mark songs removed (by id)"),
+                         ("verify", "check manifest, counts, finiteness and checksums"),
+                         ("compact", "reclaim the space of removed songs")):
+        p = lsub.add_parser(action, help=text)
+        p.add_argument("library", metavar="LIB", help="library folder")
+        if action == "remove":
+            p.add_argument("ids", nargs="+", type=int, metavar="ID", help="song ids")
+        if action in ("info", "list"):
+            p.add_argument("--json", action="store_true", help="print JSON")
+        if action == "list":
+            p.add_argument("--removed", action="store_true", help="include removed songs")
+        p.set_defaults(func=_cmd_library)
+
+    at = sub.add_parser("attribute", help="which library songs influenced a track")
+    at.add_argument("track", help="audio file")
+    at.add_argument("--library", required=True, metavar="LIB", help="library folder")
+    at.add_argument("--top", type=int, default=20,
+                    help="songs listed per channel beyond the qualifying ones (default 20)")
+    at.add_argument("--null", default="empirical", choices=["empirical", "analytic"],
+                    help="null model of the confidence (default empirical)")
+    at.add_argument("--json", metavar="OUT", help="write the full result as JSON (unsigned)")
+    at.add_argument("--model", default=None,
+                    help="the library's model (default: the one recorded in the library)")
+    at.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    at.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    at.set_defaults(func=_cmd_attribute)
     return parser
 
 

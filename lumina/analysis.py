@@ -1,0 +1,395 @@
+"""The façade the command line and the desktop app share (DESIGN §2).
+
+``analyze(track, library, …)`` runs the whole path — fingerprint the track, check it against
+the library's manifest, attribute it per channel, and join the ranked rows and the chunk
+timeline with the catalog's titles — and returns one :class:`AnalysisResult`. The GUI adds
+nothing to the numbers: it shows this object; ``lumina attribute`` prints it; the report
+module will sign its :meth:`AnalysisResult.to_json`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from lumina import __version__
+from lumina.attribution import (
+    DEFAULT_COHORT_SIZE,
+    DEFAULT_LAMBDA,
+    DEFAULT_NULL,
+    GATE,
+    NULLS,
+    Attribution,
+)
+from lumina.errors import LuminaError
+from lumina.library import Library, LibraryError, identity_of_fingerprinter
+
+__all__ = [
+    "SCHEMA",
+    "AnalysisResult",
+    "AttributionResult",
+    "ChannelResult",
+    "LibraryRef",
+    "RankedInfluence",
+    "TimelineRow",
+    "analyze",
+    "analyze_fingerprint",
+]
+
+#: Identifies the JSON layout of :meth:`AnalysisResult.to_json`.
+SCHEMA = "lumina.analysis/1"
+DEFAULT_TOP = 20
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RankedInfluence:
+    """One library song in one channel's ranking, joined with its catalog row.
+
+    ``cosine`` is the score the null used (centred cosine for the empirical null, raw
+    cosine for the analytic one); ``raw_cosine`` is always the plain cosine. ``weight`` is
+    the kernel-regression α and ``share`` the influence share (0 unless it qualifies).
+    """
+
+    rank: int
+    song_id: int
+    title: str
+    artist: str
+    isrc: str
+    cosine: float
+    raw_cosine: float
+    z: float
+    confidence: float
+    weight: float
+    share: float
+    qualifies: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rank": self.rank, "song_id": self.song_id, "title": self.title,
+            "artist": self.artist, "isrc": self.isrc, "cosine": self.cosine,
+            "raw_cosine": self.raw_cosine, "z": self.z, "confidence": self.confidence,
+            "weight": self.weight, "share": self.share, "qualifies": self.qualifies,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    """The ranked influences of one channel (all qualifying songs, then up to ``top``)."""
+
+    channel: str
+    null: str
+    gate: float
+    z_gate: float
+    n_library: int
+    n_qualifying: int
+    influences: tuple[RankedInfluence, ...]
+
+    @property
+    def qualifying(self) -> tuple[RankedInfluence, ...]:
+        return tuple(i for i in self.influences if i.qualifies)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "null": self.null, "gate": self.gate, "z_gate": self.z_gate,
+            "n_library": self.n_library, "n_qualifying": self.n_qualifying,
+            "influences": [i.to_json() for i in self.influences],
+        }
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """The best-matching library song of one chunk of the query."""
+
+    chunk: int
+    start: float
+    end: float
+    song_id: int
+    title: str
+    artist: str
+    z: float
+    confidence: float
+    qualifies: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "chunk": self.chunk, "start": self.start, "end": self.end,
+            "song_id": self.song_id, "title": self.title, "artist": self.artist,
+            "z": self.z, "confidence": self.confidence, "qualifies": self.qualifies,
+        }
+
+
+@dataclass(frozen=True)
+class LibraryRef:
+    """Which library (and which state of it) a result was computed against."""
+
+    name: str
+    path: str
+    library_id: str
+    digest: str
+    songs: int
+    rows_version: int
+
+    def to_json(self) -> dict[str, object]:
+        # No local path: a report travels to third parties.
+        return {"name": self.name, "library_id": self.library_id, "digest": self.digest,
+                "songs": self.songs, "rows_version": self.rows_version}
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one attribution produced, ready to show, print or sign.
+
+    Attributes
+    ----------
+    fingerprint : lumina.fingerprint.Fingerprint
+        The query's fingerprints (both channels, per chunk).
+    attribution : lumina.attribution.Attribution
+        The raw result; its influence ``index`` is a row of the prepared library.
+    channels : dict[str, ChannelResult]
+        Per channel, the ranked influences joined with titles and artists.
+    timeline : dict[str, tuple[TimelineRow, ...]]
+        Per channel, one row per chunk of the query.
+    library : LibraryRef
+    parameters : dict
+        Fingerprint parameters (model, projection, D, chunking) and attribution
+        parameters (null, gate, λ, cohort, top).
+    created : str
+        UTC time of the analysis.
+    """
+
+    fingerprint: object
+    attribution: Attribution
+    channels: dict[str, ChannelResult]
+    timeline: dict[str, tuple[TimelineRow, ...]]
+    library: LibraryRef
+    parameters: dict[str, object]
+    created: str
+    software_version: str = __version__
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def null(self) -> str:
+        return str(self.parameters["null"])
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (schema :data:`SCHEMA`), unsigned (``"signature": null``)."""
+        fp = self.fingerprint
+        chunks = [
+            {"start": float(a), "end": float(b), "loss": float(lo)}
+            for (a, b), lo in zip(fp.chunk_times, fp.loss, strict=True)  # type: ignore[attr-defined]
+        ]
+        return {
+            "schema": SCHEMA,
+            "software_version": self.software_version,
+            "created": self.created,
+            "track": {
+                "source": fp.source,  # type: ignore[attr-defined]
+                "audio_sha256": fp.audio_sha256,  # type: ignore[attr-defined]
+                "duration": float(fp.duration),  # type: ignore[attr-defined]
+                "chunks": chunks,
+                "warnings": list(self.warnings),
+            },
+            "model": {"name": fp.model_name,  # type: ignore[attr-defined]
+                      "weights_sha256": fp.model_sha256},  # type: ignore[attr-defined]
+            "parameters": dict(self.parameters),
+            "library": self.library.to_json(),
+            "channels": {name: ch.to_json() for name, ch in self.channels.items()},
+            "timeline": {name: [row.to_json() for row in rows]
+                         for name, rows in self.timeline.items()},
+            "signature": None,
+        }
+
+
+#: The name DESIGN §2 uses for the same object.
+AttributionResult = AnalysisResult
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _check_options(null: str, top: int | None) -> None:
+    if null not in NULLS:
+        raise LuminaError(f"unknown null model {null!r}; choose one of {', '.join(NULLS)}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 0):
+        raise LuminaError(f"--top must be a non-negative integer, got {top!r}")
+
+
+def _open(library: Library | str | os.PathLike[str]) -> tuple[Library, bool]:
+    if isinstance(library, Library):
+        return library, False
+    return Library.open(library), True
+
+
+def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLike[str], *,
+                        null: str = DEFAULT_NULL, top: int | None = DEFAULT_TOP,
+                        gate: float = GATE, lam: float = DEFAULT_LAMBDA,
+                        cohort_size: int = DEFAULT_COHORT_SIZE,
+                        cohort_seed: int = 0) -> AnalysisResult:
+    """Attribute an already computed fingerprint (e.g. to switch the null without
+    fingerprinting the track again).
+
+    Parameters
+    ----------
+    fingerprint : lumina.fingerprint.Fingerprint
+    library : Library or path
+    null, top, gate, lam, cohort_size, cohort_seed
+        See :func:`analyze`.
+
+    Raises
+    ------
+    LibraryError
+        Empty library, or a fingerprint made with another model or projection.
+    """
+    _check_options(null, top)
+    lib, owned = _open(library)
+    try:
+        fp = fingerprint
+        params = dict(fp.parameters())  # type: ignore[attr-defined]
+        params["channels"] = list(fp.channels)  # type: ignore[attr-defined]
+        lib.manifest.check_compatible(params, "the track's fingerprints", f"library {lib.name}")
+        chunks = {c: np.asarray(v) for c, v in fp.chunk_vectors.items()}  # type: ignore[attr-defined]
+        result = lib.attribute(fp.channels, chunks=chunks, null=null, gate=gate,  # type: ignore[attr-defined]
+                               top=top, lam=lam, cohort_size=cohort_size, seed=cohort_seed)
+        prepared = result.prepared
+        attribution = result.attribution
+        ids = prepared.song_ids
+        wanted: set[int] = set()
+        for ch in attribution.channels.values():
+            wanted.update(int(ids[i.index]) for i in ch.influences)
+        for entries in attribution.timeline.values():
+            wanted.update(int(ids[e.index]) for e in entries)
+        labels = lib.song_labels(wanted)
+        gone = ("", "", "")
+
+        channels: dict[str, ChannelResult] = {}
+        for name, ch in attribution.channels.items():
+            rows = []
+            for rank, inf in enumerate(ch.influences, start=1):
+                sid = int(ids[inf.index])
+                title, artist, isrc = labels.get(sid, gone)
+                rows.append(RankedInfluence(
+                    rank=rank, song_id=sid,
+                    title=title or f"(song {sid} no longer in the library)",
+                    artist=artist, isrc=isrc,
+                    cosine=inf.cosine, raw_cosine=inf.raw_cosine, z=inf.z,
+                    confidence=inf.confidence, weight=inf.weight, share=inf.share,
+                    qualifies=inf.qualifies))
+            channels[name] = ChannelResult(
+                channel=name, null=ch.null, gate=ch.gate, z_gate=ch.z_gate,
+                n_library=ch.n_library, n_qualifying=ch.n_qualifying, influences=tuple(rows))
+        times = np.asarray(fp.chunk_times, dtype=np.float64)  # type: ignore[attr-defined]
+        timeline: dict[str, tuple[TimelineRow, ...]] = {}
+        for name, entries in attribution.timeline.items():
+            lines = []
+            for e in entries:
+                sid = int(ids[e.index])
+                title, artist, _ = labels.get(sid, gone)
+                lines.append(TimelineRow(
+                    chunk=e.chunk, start=float(times[e.chunk, 0]), end=float(times[e.chunk, 1]),
+                    song_id=sid, title=title or f"(song {sid})", artist=artist, z=e.z,
+                    confidence=e.confidence,
+                    qualifies=e.qualifies))
+            timeline[name] = tuple(lines)
+        parameters = {
+            **fp.parameters(),  # type: ignore[attr-defined]
+            "channels": list(fp.channels),  # type: ignore[attr-defined]
+            "null": null,
+            "gate": float(gate),
+            "lambda": float(prepared.lam),
+            "cohort_size": int(prepared.cohort_size),
+            "cohort_seed": int(prepared.seed),
+            "top_k": prepared.top_k,
+            "top": top,
+        }
+        ref = LibraryRef(name=lib.name, path=str(lib.path), library_id=lib.manifest.library_id,
+                         digest=prepared.digest, songs=prepared.n,
+                         rows_version=prepared.rows_version)
+        return AnalysisResult(
+            fingerprint=fp, attribution=attribution, channels=channels, timeline=timeline,
+            library=ref, parameters=parameters, created=_now(),
+            warnings=tuple(getattr(fp, "warnings", ()) or ()),
+        )
+    finally:
+        if owned:
+            lib.close()
+
+
+def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[str],
+            fingerprinter: object | None = None, *, model: str | os.PathLike[str] | None = None,
+            device: str | None = None, batch_size: int = 4, null: str = DEFAULT_NULL,
+            top: int | None = DEFAULT_TOP, gate: float = GATE, lam: float = DEFAULT_LAMBDA,
+            cohort_size: int = DEFAULT_COHORT_SIZE, cohort_seed: int = 0,
+            progress: ProgressCallback | None = None,
+            cancel: object | None = None) -> AnalysisResult:
+    """Which library songs influenced ``track``, how much, and how sure we are.
+
+    Parameters
+    ----------
+    track : audio file.
+    library : Library or path of a library folder.
+    fingerprinter : lumina.fingerprint.Fingerprinter, optional
+        Reused across calls by the app; by default one is built from ``model`` (else the
+        model the library was built with) and the library's projection settings.
+    model, device, batch_size
+        Only used when ``fingerprinter`` is None.
+    null : {"empirical", "analytic"}
+        The null model of the confidence (recorded in the result).
+    top : int or None
+        Songs reported per channel beyond the qualifying ones (None: all).
+    gate : float
+        Confidence a song needs to qualify (0.95).
+    lam, cohort_size, cohort_seed
+        Kernel-regression λ and the empirical null's cohort (cached per value).
+    progress : callable(done, total), optional
+        Chunks fingerprinted so far.
+    cancel : threading.Event or callable, optional
+        Stops fingerprinting (raises :class:`lumina.fingerprint.Cancelled`).
+
+    Raises
+    ------
+    LibraryError
+        Library missing, empty, or built with another model or projection — checked before
+        the track is fingerprinted.
+    AudioError
+        The track cannot be used.
+    """
+    _check_options(null, top)
+    lib, owned = _open(library)
+    try:
+        if len(lib) == 0:
+            raise LibraryError(
+                f"library {lib.name} is empty: index songs first "
+                f"(lumina index FOLDER --library {lib.path})")
+        if fingerprinter is None:
+            from lumina.fingerprint import Fingerprinter
+            from lumina.models import DEFAULT_MODEL, load_model
+
+            spec = model if model is not None else (lib.manifest.model_spec or DEFAULT_MODEL)
+            m = load_model(spec)
+            mf = lib.manifest
+            if m.weights_sha256 != mf.model_sha256:
+                raise LibraryError(
+                    f"library {lib.name} was built with another model: model_sha256 "
+                    f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {m.weights_sha256[:12]}… "
+                    f"({m.name}); pass the library's model with --model")
+            fingerprinter = Fingerprinter(m, device=device, batch_size=batch_size, dim=mf.dim,
+                                          seed=mf.projection_seed,
+                                          chunk_seconds=mf.chunk_seconds,
+                                          blocks=mf.projection_blocks)
+        lib.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
+                                      f"library {lib.name}")
+        fp = fingerprinter.fingerprint_file(  # type: ignore[attr-defined]
+            Path(track), progress=progress, cancel=cancel)
+        return analyze_fingerprint(fp, lib, null=null, top=top, gate=gate, lam=lam,
+                                   cohort_size=cohort_size, cohort_seed=cohort_seed)
+    finally:
+        if owned:
+            lib.close()

@@ -1,0 +1,196 @@
+"""The analysis façade (``lumina.analysis.analyze``) and the ``attribute`` verb."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lumina.analysis import SCHEMA, AnalysisResult, analyze, analyze_fingerprint
+from lumina.cli import main
+from lumina.errors import LuminaError
+from lumina.library import (
+    Library,
+    LibraryError,
+    SongMeta,
+    identity_of_fingerprinter,
+    index_files,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread (see tests/test_library.py: the test machine's cores are shared)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _write_song(path: Path, seconds: float, seed: int) -> Path:
+    from lumina.demo.synth import random_music
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, random_music(seconds, 32000, seed), 32000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fingerprinter(tiny_model):
+    from lumina.fingerprint import Fingerprinter
+
+    return Fingerprinter(tiny_model, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model, tmp_path_factory) -> Path:
+    from lumina.models.transformers_folder import save_transformers_folder
+
+    return save_transformers_folder(tiny_model, tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory, fingerprinter, model_dir) -> tuple[Path, list[Path]]:
+    """A library of five short songs (one of them 12 s: two chunks in the query timeline)."""
+    root = tmp_path_factory.mktemp("catalog")
+    songs = [_write_song(root / "music" / f"Band {i} - Tune {i}.wav", 3.0 + i, 300 + i)
+             for i in range(4)]
+    songs.append(_write_song(root / "music" / "Band 4 - Long.wav", 16.0, 304))
+    lib = Library.create(root / "lib", identity_of_fingerprinter(fingerprinter),
+                         model_spec=str(model_dir))
+    with lib.writer() as w:
+        summary = index_files(w, songs, fingerprinter)
+    assert summary.indexed == 5
+    lib.close()
+    return root / "lib", songs
+
+
+def test_analyze_ranks_the_song_itself_first(catalog, fingerprinter):
+    lib_path, songs = catalog
+    result = analyze(songs[4], lib_path, fingerprinter, top=3)
+    assert isinstance(result, AnalysisResult) and result.null == "empirical"
+    assert result.library.songs == 5 and result.library.name == "lib"
+    with Library.open(lib_path) as lib:
+        assert result.library.digest == lib.digest()
+        own = lib.find_audio(result.fingerprint.audio_sha256)
+    for name in ("composition", "production"):
+        ch = result.channels[name]
+        first = ch.influences[0]
+        assert (first.song_id, first.title, first.artist) == (own.id, "Long", "Band 4")
+        assert first.qualifies and first.rank == 1 and first.cosine == pytest.approx(1.0)
+        assert sum(i.share for i in ch.qualifying) == pytest.approx(1.0)
+        assert len(ch.influences) == max(3, ch.n_qualifying) and ch.n_library == 5
+        rows = result.timeline[name]
+        assert [(r.start, r.end) for r in rows] == [(0.0, 10.0), (10.0, 16.0)]
+        assert all(r.title for r in rows)
+    # The raw attribution is kept too, with prepared-row indexes.
+    assert result.attribution.channels["composition"].influences[0].weight == (
+        result.channels["composition"].influences[0].weight)
+
+
+def test_to_json_records_everything_and_is_unsigned(catalog, fingerprinter):
+    lib_path, songs = catalog
+    result = analyze(songs[1], lib_path, fingerprinter, null="analytic", top=2)
+    payload = json.loads(json.dumps(result.to_json()))  # plain JSON types only
+    assert payload["schema"] == SCHEMA and payload["signature"] is None
+    assert payload["parameters"]["null"] == "analytic"
+    assert payload["parameters"]["dim"] == 512 and payload["parameters"]["top"] == 2
+    assert payload["model"]["weights_sha256"] == fingerprinter.model.weights_sha256
+    assert payload["track"]["audio_sha256"] == result.fingerprint.audio_sha256
+    assert payload["library"]["digest"] == result.library.digest
+    assert "path" not in payload["library"]  # no local paths in what may be shared
+    first = payload["channels"]["production"]["influences"][0]
+    assert set(first) == {"rank", "song_id", "title", "artist", "isrc", "cosine", "raw_cosine",
+                          "z", "confidence", "weight", "share", "qualifies"}
+    assert first["title"] == "Tune 1"
+    assert payload["channels"]["production"]["null"] == "analytic"
+    assert len(payload["timeline"]["composition"]) == 1
+
+
+def test_analyze_fingerprint_matches_analyze(catalog, fingerprinter):
+    lib_path, songs = catalog
+    fp = fingerprinter.fingerprint_file(songs[2])
+    a = analyze_fingerprint(fp, lib_path)
+    b = analyze(songs[2], lib_path, fingerprinter)
+    assert a.channels == b.channels and a.timeline == b.timeline
+    with pytest.raises(LibraryError, match="model_sha256"):
+        analyze_fingerprint(dataclasses.replace(fp, model_sha256="ff" * 32), lib_path)
+    with pytest.raises(LibraryError, match="projection_seed=0.*projection_seed=3"):
+        analyze_fingerprint(dataclasses.replace(fp, projection_seed=3), lib_path)
+    with pytest.raises(LuminaError, match="unknown null model"):
+        analyze_fingerprint(fp, lib_path, null="bayesian")
+
+
+def test_refusals_come_before_fingerprinting(tmp_path, fingerprinter):
+    class Exploding:
+        model = fingerprinter.model
+        seed, blocks, dim, chunk_seconds = 0, fingerprinter.blocks, 512, 10.0
+
+        def fingerprint_file(self, *args, **kwargs):  # pragma: no cover - must not run
+            raise AssertionError("fingerprinted before checking the library")
+
+    empty = Library.create(tmp_path / "empty", identity_of_fingerprinter(fingerprinter))
+    with pytest.raises(LibraryError, match="library empty is empty"):
+        analyze(tmp_path / "missing.wav", empty, Exploding())
+    other = Library.create(tmp_path / "other", {**identity_of_fingerprinter(fingerprinter),
+                                                "projection_blocks": 8})
+    with other.writer() as w:
+        w.append_vectors({c: np.ones((1, 512), np.float32) for c in other.manifest.channels},
+                         [SongMeta(title="x")])
+    with pytest.raises(LibraryError, match="projection_blocks=8"):
+        analyze(tmp_path / "missing.wav", other, Exploding())
+    with pytest.raises(LibraryError, match="library not found"):
+        analyze(tmp_path / "missing.wav", tmp_path / "nowhere", Exploding())
+
+
+def test_attribute_cli_table_and_json(catalog, tmp_path, capsys):
+    lib_path, songs = catalog
+    out_json = tmp_path / "result.json"
+    rc = main(["attribute", str(songs[0]), "--library", str(lib_path), "--top", "2",
+               "--json", str(out_json)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Band 0 - Tune 0.wav: 1 chunk(s), 3.0 s | model tiny")
+    assert lines[0].endswith("| null empirical") and "library lib: 5 song(s)" in lines[0]
+    assert any(line.startswith("composition: ") and "qualify" in line for line in lines)
+    assert any(line.startswith("production: ") for line in lines)
+    first_rows = [line for line in lines if line.lstrip().startswith("1 *")]
+    assert len(first_rows) == 2 and all("Tune 0" in r and "Band 0" in r for r in first_rows)
+    assert "timeline (composition): best match per chunk" in out
+    assert out.rstrip().endswith(f"wrote {out_json} (unsigned)")
+    payload = json.loads(out_json.read_text())
+    assert payload["signature"] is None and payload["parameters"]["null"] == "empirical"
+
+    assert main(["attribute", str(songs[0]), "--library", str(lib_path), "--null", "analytic",
+                 "--json", str(out_json)]) == 0
+    capsys.readouterr()
+    assert json.loads(out_json.read_text())["parameters"]["null"] == "analytic"
+
+
+def test_attribute_cli_refuses_other_models_and_bad_input(catalog, tmp_path, capsys):
+    lib_path, songs = catalog
+    other = Library.create(tmp_path / "other", {
+        "model_name": "big", "model_sha256": "12" * 32, "projection_seed": 0,
+        "projection_blocks": 32, "dim": 512, "chunk_seconds": 10.0, "sample_rate": 32000,
+        "channels": ["composition", "production"]})
+    with other.writer() as w:
+        w.append_vectors({c: np.ones((1, 512), np.float32) for c in other.manifest.channels},
+                         [SongMeta(title="x")])
+    model = Library.open(lib_path).manifest.model_spec
+    rc = main(["attribute", str(songs[0]), "--library", str(tmp_path / "other"),
+               "--model", model])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "\n" not in err
+    assert err.startswith("lumina: error: library other was built with another model")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 10)
+    assert main(["attribute", str(bad), "--library", str(lib_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lumina: error: bad.wav:") and "\n" not in err
