@@ -280,10 +280,50 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
         result = analyze(Path(args.track), lib, fingerprinter, null=args.null, top=args.top,
                          progress=ProgressBar("fingerprint"))
     _print_result(result)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n",
-                                   encoding="utf-8")
-        print(f"wrote {args.json} (unsigned)")
+    if args.json or args.pdf:
+        from lumina.report import write_signed_reports
+
+        for path in write_signed_reports(result.to_json(), json_path=args.json,
+                                         pdf_path=args.pdf):
+            print(f"wrote {path} (signed)")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from lumina.report import verify_report
+
+    check = verify_report(Path(args.report), trusted_key=args.key, audio=args.audio)
+    predicate = check.verified.predicate
+    who = "the trusted key" if args.key else "an untrusted key (pass --key to pin the signer)"
+    print(f"valid: {Path(args.report).name} — signed by {check.signer} ({who})")
+    print(f"  audio {predicate['track']['source']} sha256 {check.audio_sha256[:16]}…"
+          + (" (matches the given file)" if check.audio_matches else ""))
+    print(f"  model {predicate['model']['name']} {predicate['model']['weights_sha256'][:16]}…, "
+          f"library {predicate['library']['name']} ({predicate['library']['songs']} songs), "
+          f"created {predicate['created']['time']} by the signer's clock")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from lumina.signing import (
+        KEY_FILE,
+        key_fingerprint,
+        key_folder,
+        load_or_create_key,
+        public_key_pem,
+    )
+
+    key = load_or_create_key()
+    if args.action == "show":
+        print(key_fingerprint(key.public_key()))
+        print(f"  private key: {key_folder() / KEY_FILE} (mode 0600; never share it)")
+        return 0
+    pem = public_key_pem(key.public_key())
+    if args.out:
+        Path(args.out).write_text(pem, encoding="utf-8")
+        print(f"wrote {args.out} — give this file to whoever verifies your reports")
+    else:
+        sys.stdout.write(pem)
     return 0
 
 
@@ -343,12 +383,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="songs listed per channel beyond the qualifying ones (default 20)")
     at.add_argument("--null", default="empirical", choices=["empirical", "analytic"],
                     help="null model of the confidence (default empirical)")
-    at.add_argument("--json", metavar="OUT", help="write the full result as JSON (unsigned)")
+    at.add_argument("--json", metavar="OUT", help="write the signed report as JSON")
+    at.add_argument("--pdf", metavar="OUT", help="write the signed report as PDF")
     at.add_argument("--model", default=None,
                     help="the library's model (default: the one recorded in the library)")
     at.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     at.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
     at.set_defaults(func=_cmd_attribute)
+
+    ve = sub.add_parser("verify", help="check a signed report (exit 0 valid, 1 invalid, "
+                                       "2 unreadable)")
+    ve.add_argument("report", help="REPORT.json or REPORT.pdf")
+    ve.add_argument("--key", type=Path, metavar="PUB",
+                    help="the signer's public key (PEM); without it only integrity is checked")
+    ve.add_argument("--audio", type=Path, metavar="TRACK",
+                    help="also check that the report is about this audio file")
+    ve.set_defaults(func=_cmd_verify)
+
+    ks = sub.add_parser("keys", help="your report-signing key")
+    ks.add_argument("action", choices=["show", "export-public"])
+    ks.add_argument("--out", metavar="FILE", help="where export-public writes the PEM")
+    ks.set_defaults(func=_cmd_keys)
     return parser
 
 

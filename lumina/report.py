@@ -143,3 +143,18 @@ def _validate_schema(predicate: dict[str, Any], name: str) -> None:
     if errors:
         where = "/".join(str(p) for p in errors[0].path) or "(top)"
         raise InvalidReport(f"{name}: schema: {where}: {errors[0].message}")
+
+
+def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None = None,
+                         pdf_path: Path | None = None, key=None) -> list[Path]:
+    """Sign an analysis result once and write it as JSON and/or PDF."""
+    from lumina.report_pdf import render_pdf
+    from lumina.signing import load_or_create_key
+
+    envelope = sign_report(result_json, key or load_or_create_key())
+    written = []
+    if json_path is not None:
+        written.append(write_json(envelope, Path(json_path)))
+    if pdf_path is not None:
+        written.append(render_pdf(envelope, Path(pdf_path)))
+    return written
