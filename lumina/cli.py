@@ -228,8 +228,9 @@ def _cmd_library(args: argparse.Namespace) -> int:
             return 0
 
 
-def _print_result(result, stream=None) -> None:
-    """The readable per-channel tables of ``lumina attribute``."""
+def _print_result(result, stream=None, top: int | None = None) -> None:
+    """The readable per-channel tables of ``lumina attribute`` (``top`` rows at most, but
+    never fewer than the qualifying songs)."""
     out = stream or sys.stdout
     fp = result.fingerprint
     lib = result.library
@@ -242,7 +243,8 @@ def _print_result(result, stream=None) -> None:
               f"(confidence >= {ch.gate:g}, z >= {ch.z_gate:.3f}); * = qualifies", file=out)
         print(f"  {'#':>3}    {'id':>5}  {'title':<28} {'artist':<20} {'cosine':>7} {'z':>7} "
               f"{'conf':>6} {'share':>7}", file=out)
-        for inf in ch.influences:
+        rows = ch.influences if top is None else ch.influences[:max(top, ch.n_qualifying)]
+        for inf in rows:
             mark = "*" if inf.qualifies else " "
             share = f"{100 * inf.share:6.1f}%" if inf.qualifies else f"{'-':>7}"
             print(f"  {inf.rank:>3} {mark}  {inf.song_id:>5}  {_clip(inf.title, 28):<28} "
@@ -286,6 +288,20 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
         for path in write_signed_reports(result.to_json(), json_path=args.json,
                                          pdf_path=args.pdf):
             print(f"wrote {path} (signed)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lumina.demo.run import run_demo
+
+    demo = run_demo(Path(args.out), progress=ProgressBar,
+                    say=lambda line: print(line, file=sys.stderr))
+    print(f"Query: {demo.query_path.name} — the embedded model's continuation of "
+          f"“{demo.source_title}” (the true source)\n")
+    _print_result(demo.result, top=args.top)
+    print()
+    for path in demo.reports:
+        print(f"wrote {path} (signed; check it with: lumina verify {path})")
     return 0
 
 
@@ -335,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lumina {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    dm = sub.add_parser("demo", help="the whole job on the embedded model and demo catalog")
+    dm.add_argument("--out", default=".", metavar="DIR",
+                    help="where the signed JSON and PDF go (default: current folder)")
+    dm.add_argument("--top", type=int, default=8, help="rows printed per channel (default 8)")
+    dm.set_defaults(func=_cmd_demo)
 
     fp = sub.add_parser("fingerprint", help="gradient fingerprints of one track (two channels)")
     fp.add_argument("track", help="audio file (wav, flac, ogg, opus, mp3, m4a, mp4, aac)")

@@ -1,0 +1,128 @@
+"""``lumina demo``: the embedded default, end to end, with no arguments.
+
+First run: render the procedural catalog into the user cache folder, index it into a
+fingerprint library with the embedded model, let the model continue the opening seconds of
+one catalog song (a query whose true source we know), attribute that continuation, and write
+the signed JSON and PDF reports. Later runs reuse the catalog and the library.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+from lumina.errors import LuminaError
+
+ProgressFactory = Callable[[str], Callable[[int, int], None]]
+
+#: The catalog song whose continuation is the demo query.
+DEMO_SONG = "c1-t0"
+DEMO_SEED = 7
+PROMPT_SECONDS = 3.0
+QUERY_SECONDS = 10.0
+
+
+def demo_cache(model_sha256: str, catalog_key: str) -> Path:
+    """``$LUMINA_CACHE`` or the user cache folder, one subfolder per model and catalog."""
+    base = os.environ.get("LUMINA_CACHE")
+    if base:
+        root = Path(base).expanduser()
+    else:
+        from platformdirs import user_cache_dir
+
+        root = Path(user_cache_dir("lumina", appauthor=False))
+    return root / "demo" / f"{model_sha256[:12]}-{catalog_key}"
+
+
+@dataclass
+class DemoResult:
+    """What the demo produced, for printing and for tests."""
+
+    result: object  # lumina.analysis.AnalysisResult
+    query_path: Path
+    source_song: str
+    source_title: str
+    reports: list[Path] = field(default_factory=list)
+    cache: Path | None = None
+    indexed: int = 0
+
+
+def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int = 4,
+             seconds: float = 24.0, song_id: str = DEMO_SONG, seed: int = DEMO_SEED,
+             progress: ProgressFactory | None = None, write_pdf: bool = True,
+             say: Callable[[str], None] = print) -> DemoResult:
+    """Run the demo and write its reports into ``out``.
+
+    Parameters
+    ----------
+    model : a :class:`~lumina.models.MusicGenModel`; default the embedded ``lumina-tiny``.
+    n_compositions, n_timbres, seconds : the catalog's size (the tests use a small one).
+    song_id : the catalog song whose opening the model continues.
+    progress : makes a ``progress(done, total)`` callback for a labelled step.
+    """
+    from lumina.analysis import analyze
+    from lumina.demo.catalog import build_catalog
+    from lumina.demo.generate import generate_query
+    from lumina.fingerprint import Fingerprinter
+    from lumina.library import Library, identity_of_fingerprinter, index_files
+    from lumina.models import DEFAULT_MODEL, load_model
+    from lumina.report import write_signed_reports
+
+    def bar(label: str):
+        return progress(label) if progress is not None else None
+
+    model = model or load_model(DEFAULT_MODEL)
+    catalog = build_catalog(n_compositions, n_timbres, seconds=seconds)
+    if model.sample_rate != catalog.rate:
+        raise LuminaError(f"the demo needs a {catalog.rate} Hz model; {model.name} runs at "
+                          f"{model.sample_rate} Hz")
+    try:
+        song = catalog.song(song_id)
+    except KeyError:
+        raise LuminaError(f"no song {song_id!r} in the demo catalog") from None
+    cache = demo_cache(model.weights_sha256,
+                       f"{n_compositions}x{n_timbres}x{seconds:g}s-seed{catalog.seed}")
+    songs_dir = cache / "catalog"
+    if not (songs_dir / "catalog.json").exists():
+        say(f"Rendering the demo catalog ({len(catalog.songs)} songs) into {songs_dir}")
+        catalog.write(songs_dir, progress=bar("catalog"))
+    paths = [songs_dir / s.filename for s in catalog.songs]
+
+    fingerprinter = Fingerprinter(model)
+    library_dir = cache / "library"
+    lib = Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
+                                 model_spec=model.source if model.name != DEFAULT_MODEL
+                                 else DEFAULT_MODEL)
+    with lib:
+        indexed = 0
+        if len(lib) < len(paths):
+            say(f"Indexing the catalog into {library_dir} (first run only)")
+            with lib.writer() as writer:
+                summary = index_files(writer, paths, fingerprinter, progress=bar("index"))
+            indexed = summary.indexed
+            if summary.failed:
+                raise LuminaError(f"{summary.failed} demo song(s) failed to index")
+
+        query_path = cache / f"query-{song.id}-seed{seed}.wav"
+        if not query_path.exists():
+            say(f"Generating the query: {model.name} continues the first "
+                f"{PROMPT_SECONDS:g} s of “{song.title}”")
+            audio = generate_query(model, catalog, song, prompt_seconds=PROMPT_SECONDS,
+                                   seconds=QUERY_SECONDS, seed=seed)
+            tmp = query_path.with_suffix(".part.wav")
+            sf.write(tmp, audio, model.sample_rate, subtype="PCM_16")
+            os.replace(tmp, query_path)
+        result = analyze(query_path, lib, fingerprinter, progress=bar("attribute"))
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"lumina-demo-{song.id}"
+    reports = write_signed_reports(
+        result.to_json(), json_path=out / f"{stem}.json",
+        pdf_path=out / f"{stem}.pdf" if write_pdf else None)
+    return DemoResult(result=result, query_path=query_path, source_song=song.id,
+                      source_title=song.title, reports=reports, cache=cache, indexed=indexed)
