@@ -300,6 +300,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           f"“{demo.source_title}” (the true source)\n")
     _print_result(demo.result, top=args.top)
     print()
+    for channel, rank in demo.source_ranks().items():
+        where = f"ranks #{rank}" if rank else "is not among the listed songs"
+        print(f"true source in the {channel} channel: {where}")
+    print("(how often the embedded model's continuations are traced back to their source is "
+          "measured in resources/models/lumina-tiny/MODEL_CARD.md)")
     for path in demo.reports:
         print(f"wrote {path} (signed; check it with: lumina verify {path})")
     return 0

@@ -50,6 +50,14 @@ class DemoResult:
     cache: Path | None = None
     indexed: int = 0
 
+    def source_ranks(self) -> dict[str, int | None]:
+        """Where the true source ranks per channel (None: not among the listed songs)."""
+        ranks: dict[str, int | None] = {}
+        for name, channel in self.result.channels.items():
+            ranks[name] = next((i.rank for i in channel.influences
+                                if i.title == self.source_title), None)
+        return ranks
+
 
 def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int = 4,
              seconds: float = 24.0, song_id: str = DEMO_SONG, seed: int = DEMO_SEED,
@@ -93,7 +101,7 @@ def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int =
     paths = [songs_dir / s.filename for s in catalog.songs]
 
     fingerprinter = Fingerprinter(model)
-    library_dir = cache / "library"
+    library_dir = cache / "demo-catalog"
     lib = Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
                                  model_spec=model.source if model.name != DEFAULT_MODEL
                                  else DEFAULT_MODEL)
