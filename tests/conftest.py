@@ -12,6 +12,13 @@ import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def private_user_folders(tmp_path_factory, monkeypatch):
+    """No test writes a signing key or a demo cache into the real user folders."""
+    monkeypatch.setenv("LUMINA_HOME", str(tmp_path_factory.mktemp("lumina-home")))
+    monkeypatch.setenv("LUMINA_CACHE", str(tmp_path_factory.mktemp("lumina-cache")))
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     """An untrained lumina-tiny architecture with seeded codebooks (seed 0)."""

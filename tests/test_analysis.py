@@ -164,14 +164,15 @@ def test_attribute_cli_table_and_json(catalog, tmp_path, capsys):
     first_rows = [line for line in lines if line.lstrip().startswith("1 *")]
     assert len(first_rows) == 2 and all("Tune 0" in r and "Band 0" in r for r in first_rows)
     assert "timeline (composition): best match per chunk" in out
-    assert out.rstrip().endswith(f"wrote {out_json} (unsigned)")
-    payload = json.loads(out_json.read_text())
-    assert payload["signature"] is None and payload["parameters"]["null"] == "empirical"
+    assert out.rstrip().endswith(f"wrote {out_json} (signed)")
+    from lumina.report import verify_report
+
+    assert verify_report(out_json).verified.predicate["parameters"]["null"] == "empirical"
 
     assert main(["attribute", str(songs[0]), "--library", str(lib_path), "--null", "analytic",
                  "--json", str(out_json)]) == 0
     capsys.readouterr()
-    assert json.loads(out_json.read_text())["parameters"]["null"] == "analytic"
+    assert verify_report(out_json).verified.predicate["parameters"]["null"] == "analytic"
 
 
 def test_attribute_cli_refuses_other_models_and_bad_input(catalog, tmp_path, capsys):
