@@ -45,6 +45,7 @@ def _toy_run(toy_catalog, seed: int):
 
 
 def test_same_seed_same_loss_curve(toy_catalog):
+    before = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
     model_a, log_a = _toy_run(toy_catalog, seed=0)
     model_b, log_b = _toy_run(toy_catalog, seed=0)
     assert len(log_a["lm_losses"]) == 3
@@ -53,7 +54,7 @@ def test_same_seed_same_loss_curve(toy_catalog):
     assert model_a.weights_sha256 == model_b.weights_sha256
     assert all(np.isfinite(log_a["lm_losses"]))
     # Training must leave global torch settings as it found them.
-    assert not torch.are_deterministic_algorithms_enabled()
+    assert (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()) == before
 
 
 def test_other_seed_other_curve(toy_catalog):
