@@ -19,6 +19,19 @@ def private_user_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LUMINA_CACHE", str(tmp_path_factory.mktemp("lumina-cache")))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread for the whole session: the test machine's two cores are shared, and
+    a fingerprint is only bit-identical to the library's when both used the same thread
+    count (session fixtures index before any module fixture could set it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     """An untrained lumina-tiny architecture with seeded codebooks (seed 0)."""
@@ -42,3 +55,46 @@ def music_files(tmp_path_factory):
         sf.write(path, data, rate)
         paths.append(path)
     return paths
+
+
+def write_song(path, seconds: float, seed: int, rate: int = 32000):
+    """A music-like mono WAV of ``seconds`` at ``rate`` (deterministic in ``seed``)."""
+    from lumina.demo.synth import random_music
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, random_music(seconds, rate, seed), rate)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fingerprinter(tiny_model):
+    from lumina.fingerprint import Fingerprinter
+
+    return Fingerprinter(tiny_model, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tiny_model, tmp_path_factory):
+    """The tiny model saved as a transformers folder (what a library records as its model)."""
+    from lumina.models.transformers_folder import save_transformers_folder
+
+    return save_transformers_folder(tiny_model, tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory, fingerprinter, model_dir):
+    """(library folder, song paths): five short songs indexed with the tiny model, one of
+    them 16 s so a query of it has two chunks in its timeline."""
+    from lumina.library import Library, identity_of_fingerprinter, index_files
+
+    root = tmp_path_factory.mktemp("catalog")
+    songs = [write_song(root / "music" / f"Band {i} - Tune {i}.wav", 3.0 + i, 300 + i)
+             for i in range(4)]
+    songs.append(write_song(root / "music" / "Band 4 - Long.wav", 16.0, 304))
+    lib = Library.create(root / "lib", identity_of_fingerprinter(fingerprinter),
+                         model_spec=str(model_dir))
+    with lib.writer() as w:
+        summary = index_files(w, songs, fingerprinter)
+    assert summary.indexed == 5
+    lib.close()
+    return root / "lib", songs

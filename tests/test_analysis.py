@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from lumina.analysis import SCHEMA, AnalysisResult, analyze, analyze_fingerprint
 from lumina.cli import main
@@ -18,7 +16,6 @@ from lumina.library import (
     LibraryError,
     SongMeta,
     identity_of_fingerprinter,
-    index_files,
 )
 
 
@@ -31,44 +28,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def _write_song(path: Path, seconds: float, seed: int) -> Path:
-    from lumina.demo.synth import random_music
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, random_music(seconds, 32000, seed), 32000)
-    return path
-
-
-@pytest.fixture(scope="module")
-def fingerprinter(tiny_model):
-    from lumina.fingerprint import Fingerprinter
-
-    return Fingerprinter(tiny_model, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tiny_model, tmp_path_factory) -> Path:
-    from lumina.models.transformers_folder import save_transformers_folder
-
-    return save_transformers_folder(tiny_model, tmp_path_factory.mktemp("model") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory, fingerprinter, model_dir) -> tuple[Path, list[Path]]:
-    """A library of five short songs (one of them 12 s: two chunks in the query timeline)."""
-    root = tmp_path_factory.mktemp("catalog")
-    songs = [_write_song(root / "music" / f"Band {i} - Tune {i}.wav", 3.0 + i, 300 + i)
-             for i in range(4)]
-    songs.append(_write_song(root / "music" / "Band 4 - Long.wav", 16.0, 304))
-    lib = Library.create(root / "lib", identity_of_fingerprinter(fingerprinter),
-                         model_spec=str(model_dir))
-    with lib.writer() as w:
-        summary = index_files(w, songs, fingerprinter)
-    assert summary.indexed == 5
-    lib.close()
-    return root / "lib", songs
 
 
 def test_analyze_ranks_the_song_itself_first(catalog, fingerprinter):
