@@ -18,7 +18,16 @@ import numpy as np
 import torch
 
 from lumina import __version__
-from lumina.audio import CHUNK_SECONDS, Chunk, chunk_bounds, file_sha256, iter_chunks, probe
+from lumina.audio import (
+    CHUNK_SECONDS,
+    MIN_SECONDS,
+    Chunk,
+    chunk_bounds,
+    file_sha256,
+    iter_chunks,
+    load_audio,
+    probe,
+)
 from lumina.errors import LuminaError
 from lumina.models.musicgen import MusicGenModel
 from lumina.projection import DEFAULT_BLOCKS, DEFAULT_DIM, DEFAULT_SEED, GradientProjector
@@ -93,6 +102,8 @@ class Fingerprint:
     duration: float = 0.0
     software_version: str = __version__
     warnings: list[str] = field(default_factory=list)
+    #: ``(start, end)`` seconds of the file that were fingerprinted; None: all of it.
+    span: tuple[float, float] | None = None
 
     @property
     def n_chunks(self) -> int:
@@ -240,9 +251,17 @@ class Fingerprinter:
         return fp
 
     def fingerprint_file(self, path: str | Path, *, progress: ProgressCallback | None = None,
-                         cancel: CancelFlag = None) -> Fingerprint:
-        """Fingerprint an audio file, streaming it chunk by chunk (bounded memory)."""
+                         cancel: CancelFlag = None,
+                         span: tuple[float, float] | None = None) -> Fingerprint:
+        """Fingerprint an audio file, streaming it chunk by chunk (bounded memory).
+
+        ``span=(start, end)`` fingerprints only that part of the file (seconds, at least
+        :data:`~lumina.audio.MIN_SECONDS` long); chunk times stay in the file's time, so a
+        timeline lines up with the whole track.
+        """
         path = Path(path)
+        if span is not None:
+            return self._fingerprint_span(path, span, progress=progress, cancel=cancel)
         info = probe(path)
         rate = self.model.sample_rate
         expected = len(chunk_bounds(int(round(info.duration * rate)), rate, self.chunk_seconds))
@@ -253,4 +272,26 @@ class Fingerprinter:
         fp.source = path.name
         fp.duration = float(fp.chunk_times[-1, 1]) if info.duration <= 0 else info.duration
         fp.warnings = warnings
+        return fp
+
+    def _fingerprint_span(self, path: Path, span: tuple[float, float], *,
+                          progress: ProgressCallback | None, cancel: CancelFlag) -> Fingerprint:
+        start, end = (float(span[0]), float(span[1]))
+        if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end - start < MIN_SECONDS:
+            raise LuminaError(f"a selection must be at least {MIN_SECONDS:g} s long and inside "
+                              f"the track, got {start:.2f}–{end:.2f} s")
+        rate = self.model.sample_rate
+        # A selection is short next to a whole track and the user is waiting on it, so decode
+        # up to its end in one go instead of streaming.
+        audio = load_audio(path, rate, max_seconds=end)
+        if start >= audio.duration - MIN_SECONDS:
+            raise LuminaError(f"{path.name}: the selection starts at {start:.2f} s but the "
+                              f"track is {audio.duration:.2f} s long")
+        end = min(end, audio.duration)
+        part = audio.samples[int(round(start * rate)):int(round(end * rate))]
+        fp = self.fingerprint_audio(part, progress=progress, cancel=cancel, source=path.name)
+        fp.chunk_times = fp.chunk_times + start
+        fp.audio_sha256 = file_sha256(path)
+        fp.warnings = list(audio.warnings)
+        fp.span = (start, end)
         return fp

@@ -101,3 +101,21 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_span_fingerprints_only_the_selection_in_track_time(fingerprinter, music_files):
+    from lumina.audio import file_sha256, load_audio
+    from lumina.errors import LuminaError
+
+    fp = fingerprinter.fingerprint_file(music_files[0], span=(3.0, 16.5))  # 13.5 s: one chunk
+    assert fp.span == (3.0, 16.5) and fp.n_chunks == 1
+    assert np.allclose(fp.chunk_times, [[3.0, 13.0]])
+    rate = fingerprinter.model.sample_rate
+    part = load_audio(music_files[0], rate).samples[3 * rate:int(16.5 * rate)]
+    same = fingerprinter.fingerprint_audio(part)
+    for channel in fp.channels:
+        assert np.array_equal(fp.channels[channel], same.channels[channel])
+    assert fp.audio_sha256 == file_sha256(music_files[0])
+    for bad in ((5.0, 5.5), (-1.0, 4.0), (24.8, 40.0), (float("nan"), 3.0)):
+        with pytest.raises(LuminaError, match="selection"):
+            fingerprinter.fingerprint_file(music_files[0], span=bad)
