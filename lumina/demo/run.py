@@ -59,6 +59,67 @@ class DemoResult:
         return ranks
 
 
+@dataclass
+class DemoLibrary:
+    """The demo catalog rendered and indexed in the cache, ready to attribute against."""
+
+    path: Path
+    catalog: object  # lumina.demo.catalog.Catalog
+    fingerprinter: object  # lumina.fingerprint.Fingerprinter
+    cache: Path
+    indexed: int = 0
+
+
+def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int = 4,
+                         seconds: float = 24.0, progress: ProgressFactory | None = None,
+                         say: Callable[[str], None] = print,
+                         cancel: object | None = None) -> DemoLibrary:
+    """Render the demo catalog and index it with the embedded model, once per cache.
+
+    The desktop app opens this library on first start; ``lumina demo`` attributes against
+    it. Both are resumable: an interrupted run indexes only the songs still missing.
+    """
+    from lumina.demo.catalog import build_catalog
+    from lumina.fingerprint import Cancelled, Fingerprinter
+    from lumina.library import Library, identity_of_fingerprinter, index_files
+    from lumina.models import DEFAULT_MODEL, load_model
+
+    def bar(label: str):
+        return progress(label) if progress is not None else None
+
+    model = model or load_model(DEFAULT_MODEL)
+    catalog = build_catalog(n_compositions, n_timbres, seconds=seconds)
+    if model.sample_rate != catalog.rate:
+        raise LuminaError(f"the demo needs a {catalog.rate} Hz model; {model.name} runs at "
+                          f"{model.sample_rate} Hz")
+    cache = demo_cache(model.weights_sha256,
+                       f"{n_compositions}x{n_timbres}x{seconds:g}s-seed{catalog.seed}")
+    songs_dir = cache / "catalog"
+    if not (songs_dir / "catalog.json").exists():
+        say(f"Rendering the demo catalog ({len(catalog.songs)} songs) into {songs_dir}")
+        catalog.write(songs_dir, progress=bar("catalog"))
+    paths = [songs_dir / s.filename for s in catalog.songs]
+
+    fingerprinter = Fingerprinter(model)
+    library_dir = cache / "demo-catalog"
+    indexed = 0
+    with Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
+                                model_spec=model.source if model.name != DEFAULT_MODEL
+                                else DEFAULT_MODEL) as lib:
+        if len(lib) < len(paths):
+            say(f"Indexing the catalog into {library_dir} (first run only)")
+            with lib.writer() as writer:
+                summary = index_files(writer, paths, fingerprinter, progress=bar("index"),
+                                      cancel=cancel)
+            if summary.cancelled:
+                raise Cancelled("cancelled")
+            indexed = summary.indexed
+            if summary.failed:
+                raise LuminaError(f"{summary.failed} demo song(s) failed to index")
+    return DemoLibrary(path=library_dir, catalog=catalog, fingerprinter=fingerprinter,
+                       cache=cache, indexed=indexed)
+
+
 def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int = 4,
              seconds: float = 24.0, song_id: str = DEMO_SONG, seed: int = DEMO_SEED,
              progress: ProgressFactory | None = None, write_pdf: bool = True,
@@ -73,58 +134,29 @@ def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int =
     progress : makes a ``progress(done, total)`` callback for a labelled step.
     """
     from lumina.analysis import analyze
-    from lumina.demo.catalog import build_catalog
     from lumina.demo.generate import generate_query
-    from lumina.fingerprint import Fingerprinter
-    from lumina.library import Library, identity_of_fingerprinter, index_files
-    from lumina.models import DEFAULT_MODEL, load_model
     from lumina.report import write_signed_reports
 
-    def bar(label: str):
-        return progress(label) if progress is not None else None
-
-    model = model or load_model(DEFAULT_MODEL)
-    catalog = build_catalog(n_compositions, n_timbres, seconds=seconds)
-    if model.sample_rate != catalog.rate:
-        raise LuminaError(f"the demo needs a {catalog.rate} Hz model; {model.name} runs at "
-                          f"{model.sample_rate} Hz")
+    demo = prepare_demo_library(model=model, n_compositions=n_compositions,
+                                n_timbres=n_timbres, seconds=seconds, progress=progress,
+                                say=say)
+    catalog, fingerprinter = demo.catalog, demo.fingerprinter
+    model = fingerprinter.model
     try:
         song = catalog.song(song_id)
     except KeyError:
         raise LuminaError(f"no song {song_id!r} in the demo catalog") from None
-    cache = demo_cache(model.weights_sha256,
-                       f"{n_compositions}x{n_timbres}x{seconds:g}s-seed{catalog.seed}")
-    songs_dir = cache / "catalog"
-    if not (songs_dir / "catalog.json").exists():
-        say(f"Rendering the demo catalog ({len(catalog.songs)} songs) into {songs_dir}")
-        catalog.write(songs_dir, progress=bar("catalog"))
-    paths = [songs_dir / s.filename for s in catalog.songs]
-
-    fingerprinter = Fingerprinter(model)
-    library_dir = cache / "demo-catalog"
-    lib = Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
-                                 model_spec=model.source if model.name != DEFAULT_MODEL
-                                 else DEFAULT_MODEL)
-    with lib:
-        indexed = 0
-        if len(lib) < len(paths):
-            say(f"Indexing the catalog into {library_dir} (first run only)")
-            with lib.writer() as writer:
-                summary = index_files(writer, paths, fingerprinter, progress=bar("index"))
-            indexed = summary.indexed
-            if summary.failed:
-                raise LuminaError(f"{summary.failed} demo song(s) failed to index")
-
-        query_path = cache / f"query-{song.id}-seed{seed}.wav"
-        if not query_path.exists():
-            say(f"Generating the query: {model.name} continues the first "
-                f"{PROMPT_SECONDS:g} s of “{song.title}”")
-            audio = generate_query(model, catalog, song, prompt_seconds=PROMPT_SECONDS,
-                                   seconds=QUERY_SECONDS, seed=seed)
-            tmp = query_path.with_suffix(".part.wav")
-            sf.write(tmp, audio, model.sample_rate, subtype="PCM_16")
-            os.replace(tmp, query_path)
-        result = analyze(query_path, lib, fingerprinter, progress=bar("attribute"))
+    query_path = demo.cache / f"query-{song.id}-seed{seed}.wav"
+    if not query_path.exists():
+        say(f"Generating the query: {model.name} continues the first "
+            f"{PROMPT_SECONDS:g} s of “{song.title}”")
+        audio = generate_query(model, catalog, song, prompt_seconds=PROMPT_SECONDS,
+                               seconds=QUERY_SECONDS, seed=seed)
+        tmp = query_path.with_suffix(".part.wav")
+        sf.write(tmp, audio, model.sample_rate, subtype="PCM_16")
+        os.replace(tmp, query_path)
+    result = analyze(query_path, demo.path, fingerprinter,
+                     progress=progress("attribute") if progress is not None else None)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,4 +165,5 @@ def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int =
         result.to_json(), json_path=out / f"{stem}.json",
         pdf_path=out / f"{stem}.pdf" if write_pdf else None)
     return DemoResult(result=result, query_path=query_path, source_song=song.id,
-                      source_title=song.title, reports=reports, cache=cache, indexed=indexed)
+                      source_title=song.title, reports=reports, cache=demo.cache,
+                      indexed=demo.indexed)

@@ -1,0 +1,128 @@
+"""Long work off the UI thread: a worker ``QObject`` moved to its own ``QThread``.
+
+The pattern of napari's ``thread_worker`` and superqt: the work is a plain function
+``work(progress, cancel) -> result`` that knows nothing of Qt; :class:`Task` runs it on a
+thread and turns its progress calls, its result, a cancellation and any error into signals
+that arrive on the UI thread. An error becomes one plain sentence — never a traceback in the
+user's face (the traceback still goes to the log for whoever debugs it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from lumina.errors import LuminaError
+from lumina.progress import ProgressClock, ProgressState
+
+__all__ = ["Task", "Work", "plain_error"]
+
+log = logging.getLogger("lumina_app")
+
+#: ``work(progress, cancel)``: call ``progress(done, total)`` as steps finish and stop soon
+#: after ``cancel`` is set (raising :class:`lumina.fingerprint.Cancelled` or returning).
+Work = Callable[[Callable[[int, int], None], threading.Event], object]
+
+
+def plain_error(exc: BaseException) -> str:
+    """One sentence for a dialog: the engine's own message when it has one."""
+    if isinstance(exc, LuminaError):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = "Not enough memory for this task."
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        text = f"{exc.strerror}{where}."
+    else:
+        text = f"Unexpected {type(exc).__name__}: {exc}" if str(exc) else (
+            f"Unexpected {type(exc).__name__}.")
+    return " ".join(text.split()) or "The task failed."
+
+
+class Task(QObject):
+    """Runs one :data:`Work` function on a new thread.
+
+    Signals (delivered on the thread that owns the receivers, i.e. the UI thread):
+
+    - ``progressed(ProgressState)`` — at most every 50 ms, and always on the last step;
+    - ``succeeded(object)`` — the function's return value;
+    - ``failed(str)`` — one plain sentence;
+    - ``cancelled()`` — the user cancelled and the function stopped;
+    - ``done()`` — always last, whatever happened.
+    """
+
+    progressed = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, work: Work, label: str = "", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.work = work
+        self.label = label
+        self.cancel_event = threading.Event()
+        self._thread: QThread | None = None
+        self._last_emit = -1.0
+        self._clock: ProgressClock | None = None
+
+    # -- UI thread -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Move to a fresh thread and run there. A Task runs once."""
+        if self._thread is not None:
+            raise RuntimeError("a Task runs only once")
+        thread = QThread()
+        thread.setObjectName(f"lumina-{self.label or 'task'}")
+        self.setParent(None)  # a QObject with a parent cannot change threads
+        self.moveToThread(thread)
+        thread.started.connect(self._run)
+        # Direct: QThread.quit is thread-safe, and a queued quit would wait for the UI thread,
+        # which may itself be waiting for this thread to end (shutdown, tests).
+        self.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread = thread  # owned here: the thread lives as long as its Task
+        thread.start()
+
+    def cancel(self) -> None:
+        """Ask the work to stop; ``cancelled`` follows once it has."""
+        self.cancel_event.set()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the thread ends (for shutdown and tests)."""
+        return self._thread is None or self._thread.wait(msecs)
+
+    # -- worker thread ---------------------------------------------------------------------
+    def _progress(self, done: int, total: int) -> None:
+        assert self._clock is not None
+        state: ProgressState = self._clock.reading(done, total)
+        # Coalesce: a queued signal per chunk of a fast step would flood the event loop.
+        if done < total and state.elapsed - self._last_emit < 0.05:
+            return
+        self._last_emit = state.elapsed
+        self.progressed.emit(state)
+
+    @Slot()
+    def _run(self) -> None:
+        from lumina.fingerprint import Cancelled
+
+        self._clock = ProgressClock()
+        try:
+            result = self.work(self._progress, self.cancel_event)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # every error reaches the user as a sentence
+            if not isinstance(exc, LuminaError):
+                log.exception("task %s failed", self.label)
+            self.failed.emit(plain_error(exc))
+        else:
+            if self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        finally:
+            self.done.emit()
