@@ -83,6 +83,7 @@ __all__ = [
     "SongMeta",
     "VerifyReport",
     "collect_audio_files",
+    "fingerprinter_for",
     "identity_of_fingerprinter",
     "index_files",
     "read_song_meta",
@@ -354,6 +355,38 @@ def identity_of_fingerprinter(fingerprinter: object) -> dict[str, object]:
         "sample_rate": int(model.sample_rate),
         "channels": list(model.channels),
     }
+
+
+def fingerprinter_for(library: Library, *, model: object | None = None,
+                      device: str | None = None, batch_size: int = 4) -> object:
+    """A :class:`~lumina.fingerprint.Fingerprinter` whose fingerprints this library accepts.
+
+    The model is ``model`` (a loaded model, or a name or folder to load) or else the one
+    recorded in the manifest (else the embedded default); projection and chunking come from
+    the manifest.
+
+    Raises
+    ------
+    LibraryError
+        The model's weights differ from those the library was built with.
+    ModelError
+        The model cannot be loaded.
+    """
+    from lumina.fingerprint import Fingerprinter
+    from lumina.models import DEFAULT_MODEL, load_model
+
+    mf = library.manifest
+    if model is None or isinstance(model, str | os.PathLike):
+        model = load_model(model if model is not None else (mf.model_spec or DEFAULT_MODEL))
+    sha = model.weights_sha256  # type: ignore[attr-defined]
+    if sha != mf.model_sha256:
+        raise LibraryError(
+            f"library {library.name} was built with another model: model_sha256 "
+            f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {sha[:12]}… "
+            f"({model.name}); pass the library's model with --model")  # type: ignore[attr-defined]
+    return Fingerprinter(model, device=device, batch_size=batch_size, dim=mf.dim,
+                         seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
+                         blocks=mf.projection_blocks)
 
 
 def _read_manifest(folder: Path) -> Manifest:
