@@ -1,0 +1,159 @@
+"""The library panel: which library is in use, its size and model, and indexing into it.
+
+The panel only asks (signals); the main window runs the jobs on worker threads and reports
+back through :meth:`LibraryPanel.set_library`, :meth:`show_progress` and :meth:`show_idle`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lumina.progress import ProgressState
+
+__all__ = ["LibraryPanel", "human_size"]
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover - loop always returns
+
+
+class LibraryPanel(QWidget):
+    openRequested = Signal(object)        # Path of an existing library
+    createRequested = Signal(object)      # Path of a new, empty folder
+    addFolderRequested = Signal(object)   # Path of a folder of audio to index
+    demoRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = None
+        self.name = QLabel("no library")
+        self.name.setStyleSheet("font-weight: 600; font-size: 13px;")
+        self.songs = QLabel("—")
+        self.model = QLabel("—")
+        self.size = QLabel("—")
+        self.where = QLabel("—")
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.where.setStyleSheet("color: #9a9ba0;")
+        form = QFormLayout()
+        form.addRow("Songs", self.songs)
+        form.addRow("Model", self.model)
+        form.addRow("Size", self.size)
+        form.addRow("Folder", self.where)
+
+        self.open_button = QPushButton("Open…")
+        self.new_button = QPushButton("New…")
+        self.add_button = QPushButton("Add folder…")
+        self.demo_button = QPushButton("Demo library")
+        self.open_button.setToolTip("Use an existing LUMINA library folder")
+        self.new_button.setToolTip("Create an empty library for the embedded model")
+        self.add_button.setToolTip("Fingerprint every audio file of a folder into this library")
+        self.demo_button.setToolTip("The embedded demo catalog (built once in the cache)")
+        self.open_button.clicked.connect(self._ask_open)
+        self.new_button.clicked.connect(self._ask_new)
+        self.add_button.clicked.connect(self._ask_add)
+        self.demo_button.clicked.connect(self.demoRequested)
+        buttons = QGridLayout()
+        buttons.addWidget(self.open_button, 0, 0)
+        buttons.addWidget(self.new_button, 0, 1)
+        buttons.addWidget(self.add_button, 1, 0)
+        buttons.addWidget(self.demo_button, 1, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        busy = QHBoxLayout()
+        busy.addWidget(self.progress, 1)
+        busy.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.name)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(busy)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.show_idle("")
+        self.set_library(None)
+
+    # -- state from the window ------------------------------------------------------------
+    def set_library(self, summary: object | None) -> None:
+        """Show a :class:`lumina_app.jobs.LibrarySummary` (None: no library)."""
+        self.library = summary
+        self.add_button.setEnabled(summary is not None and not getattr(summary, "is_demo", False))
+        if summary is None:
+            self.name.setText("No library")
+            for label in (self.songs, self.model, self.size, self.where):
+                label.setText("—")
+            return
+        demo = " (demo)" if summary.is_demo else ""
+        self.name.setText(f"{summary.name}{demo}")
+        self.songs.setText(f"{summary.songs:,}")
+        self.model.setText(f"{summary.model_name} · {summary.model_sha256[:12]}… · D={summary.dim}")
+        self.model.setToolTip(summary.model_sha256)
+        self.size.setText(human_size(summary.size_bytes))
+        self.where.setText(str(summary.path))
+
+    def show_progress(self, text: str, state: ProgressState | None = None) -> None:
+        """Busy: a progress bar (indeterminate until the first reading) and Cancel."""
+        for button in (self.open_button, self.new_button, self.add_button, self.demo_button):
+            button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        if state is None or state.total <= 0:
+            self.progress.setRange(0, 0)
+            self.status.setText(text)
+        else:
+            self.progress.setRange(0, state.total)
+            self.progress.setValue(state.done)
+            self.progress.setFormat(f"{state.done}/{state.total}")
+            self.status.setText(f"{text} — {state.describe()}")
+
+    def show_idle(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        for button in (self.open_button, self.new_button, self.demo_button):
+            button.setEnabled(True)
+        self.add_button.setEnabled(self.library is not None
+                                   and not getattr(self.library, "is_demo", False))
+        self.status.setText(message)
+
+    # -- dialogs ---------------------------------------------------------------------------
+    def _ask_open(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a LUMINA library")
+        if folder:
+            self.openRequested.emit(Path(folder))
+
+    def _ask_new(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose an empty folder for the new library")
+        if folder:
+            self.createRequested.emit(Path(folder))
+
+    def _ask_add(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio to the library")
+        if folder:
+            self.addFolderRequested.emit(Path(folder))
