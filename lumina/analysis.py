@@ -25,9 +25,10 @@ from lumina.attribution import (
     GATE,
     NULLS,
     Attribution,
+    confidence_from_z,
 )
 from lumina.errors import LuminaError
-from lumina.library import Library, LibraryError, identity_of_fingerprinter
+from lumina.library import Library, LibraryError, fingerprinter_for, identity_of_fingerprinter
 
 __all__ = [
     "SCHEMA",
@@ -36,6 +37,7 @@ __all__ = [
     "ChannelResult",
     "LibraryRef",
     "RankedInfluence",
+    "SongRow",
     "TimelineRow",
     "analyze",
     "analyze_fingerprint",
@@ -101,6 +103,73 @@ class ChannelResult:
             "n_library": self.n_library, "n_qualifying": self.n_qualifying,
             "influences": [i.to_json() for i in self.influences],
         }
+
+
+@dataclass(frozen=True)
+class SongRow:
+    """One library song across channels: what each channel reported about it.
+
+    Built by :meth:`AnalysisResult.songs`; a song appears when at least one channel reports
+    it.
+
+    Attributes
+    ----------
+    song_id : int
+    title, artist, isrc : str
+    channels : dict[str, RankedInfluence | None]
+        Every channel of the result, in the result's order; None where that channel did not
+        report the song (it ranked below ``top`` there and does not qualify).
+    """
+
+    song_id: int
+    title: str
+    artist: str
+    isrc: str
+    channels: dict[str, RankedInfluence | None]
+
+    def share(self, channel: str) -> float:
+        """Influence share in ``channel`` (0 when not reported there or not qualifying)."""
+        inf = self.channels.get(channel)
+        return 0.0 if inf is None else inf.share
+
+    @property
+    def best_channel(self) -> str:
+        """The channel with the highest confidence; ties (Φ saturates at 1) by higher z,
+        then by channel order."""
+        reported = [(name, inf) for name, inf in self.channels.items() if inf is not None]
+        best = max(reported, key=lambda item: (item[1].confidence, item[1].z))
+        return best[0]
+
+    @property
+    def best(self) -> RankedInfluence:
+        """The influence of :attr:`best_channel`."""
+        inf = self.channels[self.best_channel]
+        assert inf is not None  # best_channel only picks reported channels
+        return inf
+
+    @property
+    def confidence(self) -> float:
+        """Highest confidence over the channels that report the song."""
+        return self.best.confidence
+
+    @property
+    def z(self) -> float:
+        """z of :attr:`best_channel`."""
+        return self.best.z
+
+    @property
+    def cosine(self) -> float:
+        """Score (the null's cosine) of :attr:`best_channel`."""
+        return self.best.cosine
+
+    @property
+    def max_share(self) -> float:
+        return max(self.share(name) for name in self.channels)
+
+    @property
+    def qualifies(self) -> bool:
+        """True when the song passes the gate in at least one channel."""
+        return any(inf is not None and inf.qualifies for inf in self.channels.values())
 
 
 @dataclass(frozen=True)
@@ -178,6 +247,76 @@ class AnalysisResult:
     def null(self) -> str:
         return str(self.parameters["null"])
 
+    def songs(self) -> tuple[SongRow, ...]:
+        """Every song reported in any channel, merged across channels.
+
+        Returns
+        -------
+        tuple[SongRow, ...]
+            Ordered by highest confidence, then highest share, then z (all descending),
+            then song id.
+        """
+        names = list(self.channels)
+        merged: dict[int, dict[str, RankedInfluence | None]] = {}
+        labels: dict[int, RankedInfluence] = {}
+        for name, ch in self.channels.items():
+            for inf in ch.influences:
+                merged.setdefault(inf.song_id, dict.fromkeys(names))[name] = inf
+                labels.setdefault(inf.song_id, inf)
+        rows = [SongRow(song_id=sid, title=labels[sid].title, artist=labels[sid].artist,
+                        isrc=labels[sid].isrc, channels=per)
+                for sid, per in merged.items()]
+        rows.sort(key=lambda r: (-r.confidence, -r.max_share, -r.z, r.song_id))
+        return tuple(rows)
+
+    def _row_of(self, song_id: int) -> int:
+        """The prepared-library row of a reported song."""
+        for name, ch in self.channels.items():
+            raw = self.attribution.channels[name].influences
+            for ranked, inf in zip(ch.influences, raw, strict=True):
+                if ranked.song_id == song_id:
+                    return inf.index
+        raise KeyError(f"song {song_id} is not reported in any channel")
+
+    def chunk_z(self, song_id: int, channel: str) -> np.ndarray:
+        """z of one reported song against each chunk of the query, in one channel.
+
+        Parameters
+        ----------
+        song_id : int
+            A song reported in any channel (see :meth:`songs`).
+        channel : str
+
+        Returns
+        -------
+        (C,) float64 ndarray
+            One value per chunk of the timeline; length 0 when the result has no chunks in
+            ``channel``.
+
+        Raises
+        ------
+        KeyError
+            Unknown channel, or a song no channel reports.
+        """
+        if channel not in self.channels:
+            raise KeyError(f"no channel {channel!r}")
+        row = self._row_of(song_id)
+        scores = self.attribution.chunk_z.get(channel)
+        if scores is None or scores.n_chunks == 0:
+            return np.empty(0, dtype=np.float64)
+        return np.array(scores[row], dtype=np.float64)
+
+    def chunk_confidence(self, song_id: int, channel: str) -> np.ndarray:
+        """``Φ(z)`` of :meth:`chunk_z`: where in the track the song matters.
+
+        Returns
+        -------
+        (C,) float64 ndarray
+            Confidence per chunk, length 0 when there are no chunks.
+        """
+        z = self.chunk_z(song_id, channel)
+        return np.atleast_1d(confidence_from_z(z)).astype(np.float64, copy=False)
+
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict (schema :data:`SCHEMA`), unsigned (``"signature": null``)."""
         fp = self.fingerprint
@@ -195,6 +334,8 @@ class AnalysisResult:
                 "duration": float(fp.duration),  # type: ignore[attr-defined]
                 "chunks": chunks,
                 "warnings": list(self.warnings),
+                **({"span": list(fp.span)}  # type: ignore[attr-defined]
+                   if getattr(fp, "span", None) else {}),
             },
             "model": {"name": fp.model_name,  # type: ignore[attr-defined]
                       "weights_sha256": fp.model_sha256},  # type: ignore[attr-defined]
@@ -328,7 +469,8 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
             top: int | None = DEFAULT_TOP, gate: float = GATE, lam: float = DEFAULT_LAMBDA,
             cohort_size: int = DEFAULT_COHORT_SIZE, cohort_seed: int = 0,
             progress: ProgressCallback | None = None,
-            cancel: object | None = None) -> AnalysisResult:
+            cancel: object | None = None,
+            span: tuple[float, float] | None = None) -> AnalysisResult:
     """Which library songs influenced ``track``, how much, and how sure we are.
 
     Parameters
@@ -352,6 +494,8 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
         Chunks fingerprinted so far.
     cancel : threading.Event or callable, optional
         Stops fingerprinting (raises :class:`lumina.fingerprint.Cancelled`).
+    span : (start, end) seconds, optional
+        Attribute only this part of the track (recorded in the result as ``track.span``).
 
     Raises
     ------
@@ -369,25 +513,12 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
                 f"library {lib.name} is empty: index songs first "
                 f"(lumina index FOLDER --library {lib.path})")
         if fingerprinter is None:
-            from lumina.fingerprint import Fingerprinter
-            from lumina.models import DEFAULT_MODEL, load_model
-
-            spec = model if model is not None else (lib.manifest.model_spec or DEFAULT_MODEL)
-            m = load_model(spec)
-            mf = lib.manifest
-            if m.weights_sha256 != mf.model_sha256:
-                raise LibraryError(
-                    f"library {lib.name} was built with another model: model_sha256 "
-                    f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {m.weights_sha256[:12]}… "
-                    f"({m.name}); pass the library's model with --model")
-            fingerprinter = Fingerprinter(m, device=device, batch_size=batch_size, dim=mf.dim,
-                                          seed=mf.projection_seed,
-                                          chunk_seconds=mf.chunk_seconds,
-                                          blocks=mf.projection_blocks)
+            fingerprinter = fingerprinter_for(lib, model=model, device=device,
+                                              batch_size=batch_size)
         lib.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
                                       f"library {lib.name}")
         fp = fingerprinter.fingerprint_file(  # type: ignore[attr-defined]
-            Path(track), progress=progress, cancel=cancel)
+            Path(track), progress=progress, cancel=cancel, span=span)
         return analyze_fingerprint(fp, lib, null=null, top=top, gate=gate, lam=lam,
                                    cohort_size=cohort_size, cohort_seed=cohort_seed)
     finally:

@@ -44,6 +44,7 @@ __all__ = [
     "Attribution",
     "ChannelAttribution",
     "ChannelIndex",
+    "ChunkScores",
     "Influence",
     "KernelRegression",
     "TimelineEntry",
@@ -60,6 +61,7 @@ __all__ = [
     "noise_floor",
     "song_null_stats",
     "timeline",
+    "timeline_with_scores",
     "unit_rows",
 ]
 
@@ -843,6 +845,61 @@ class TimelineEntry:
     qualifies: bool
 
 
+@dataclass(frozen=True, eq=False)
+class ChunkScores:
+    """Per-chunk z of a chosen set of library rows in one channel.
+
+    Only the rows the attribution reports are kept, so memory is O(C·R) however large the
+    library is; a row not kept has no per-chunk score (``KeyError``).
+
+    Attributes
+    ----------
+    rows : (R,) intp ndarray
+        Library rows, ascending and distinct. Read-only.
+    z : (C, R) float64 ndarray
+        ``z[c, j]`` is the z of library row ``rows[j]`` against chunk ``c`` of the query,
+        under the same null as the attribution. Read-only.
+    """
+
+    rows: np.ndarray
+    z: np.ndarray
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self.z.shape[0])
+
+    def _column(self, row: int) -> int:
+        j = int(np.searchsorted(self.rows, row))
+        if j >= self.rows.size or int(self.rows[j]) != int(row):
+            raise KeyError(row)
+        return j
+
+    def __contains__(self, row: object) -> bool:
+        if not isinstance(row, int | np.integer):
+            return False
+        try:
+            self._column(int(row))
+        except KeyError:
+            return False
+        return True
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        """(C,) z of one library row per chunk (a read-only view)."""
+        return self.z[:, self._column(row)]
+
+    def confidence(self, row: int) -> np.ndarray:
+        """(C,) ``Φ(z)`` of one library row per chunk."""
+        return np.atleast_1d(confidence_from_z(self[row])).astype(np.float64, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        # Arrays compare element-wise; two results are equal when every score is bit-equal.
+        if not isinstance(other, ChunkScores):
+            return NotImplemented
+        return np.array_equal(self.rows, other.rows) and np.array_equal(self.z, other.z)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class Attribution:
     """Attribution of one query over several channels, with an optional chunk timeline.
@@ -853,10 +910,15 @@ class Attribution:
         E.g. ``"composition"``, ``"production"``.
     timeline : dict[str, tuple[TimelineEntry, ...]]
         Per channel, one entry per chunk; empty when no chunks were given.
+    chunk_z : dict[str, ChunkScores]
+        Per channel of the timeline, the per-chunk z of every library row reported in any
+        channel's ``influences`` (channels of one library share their rows), computed in
+        the same pass as the timeline. Empty when no chunks were given.
     """
 
     channels: dict[str, ChannelAttribution]
     timeline: dict[str, tuple[TimelineEntry, ...]] = field(default_factory=dict)
+    chunk_z: dict[str, ChunkScores] = field(default_factory=dict)
 
 
 def _check_top(top: int | None) -> None:
@@ -974,15 +1036,53 @@ def timeline(
     list[TimelineEntry]
         One entry per chunk, in chunk order.
     """
+    entries, _ = timeline_with_scores(chunk_fps, index, null, gate=gate)
+    return entries
+
+
+def timeline_with_scores(
+    chunk_fps: np.ndarray,
+    index: ChannelIndex,
+    null: str = DEFAULT_NULL,
+    *,
+    gate: float = GATE,
+    rows: np.ndarray | None = None,
+) -> tuple[list[TimelineEntry], ChunkScores]:
+    """The timeline of :func:`timeline` plus the per-chunk z of chosen library rows.
+
+    One pass over the library per chunk, as for the timeline alone: the z of every song is
+    computed anyway to find the best one, and only the ``rows`` columns are kept.
+
+    Parameters
+    ----------
+    chunk_fps : (C, D) array_like
+    index : ChannelIndex
+    null : {"empirical", "analytic"}
+    gate : float
+    rows : (R,) int array_like, optional
+        Library rows whose per-chunk z to keep (duplicates are dropped); none by default.
+
+    Returns
+    -------
+    entries : list[TimelineEntry]
+        One per chunk, in chunk order.
+    scores : ChunkScores
+        ``z`` of shape (C, R') with R' the distinct rows, ascending.
+    """
     _check_null(null)
     z_gate = gate_z(gate)
     chunks = np.asarray(chunk_fps)
     if chunks.ndim != 2:
         raise LuminaError(f"chunk fingerprints must be a (C, D) matrix, got shape {chunks.shape}")
+    keep = np.unique(np.asarray([] if rows is None else rows, dtype=np.intp).ravel())
+    if keep.size and (keep[0] < 0 or keep[-1] >= index.n):
+        raise LuminaError(f"rows must be library rows in 0…{index.n - 1}")
+    kept = np.empty((chunks.shape[0], keep.size), dtype=np.float64)
     entries = []
     for c in range(chunks.shape[0]):
         q = _check_vector(chunks[c], index.d, what=f"fingerprint of chunk {c}")
         _, z = _scores_and_z(_prepared_query(q, index, null), index, null)
+        kept[c] = z[keep]
         best = int(np.argmax(z))
         zb = float(z[best])
         entries.append(
@@ -994,7 +1094,7 @@ def timeline(
                 qualifies=zb >= z_gate,
             )
         )
-    return entries
+    return entries, ChunkScores(rows=_readonly(keep), z=_readonly(kept))
 
 
 def attribute(
@@ -1015,7 +1115,8 @@ def attribute(
     indexes : mapping channel → ChannelIndex
         Must hold every channel of ``queries``.
     chunks : mapping channel → (C, D) array_like, optional
-        Per-chunk fingerprints, for the timeline.
+        Per-chunk fingerprints, for the timeline and the per-chunk z of the reported songs
+        (``Attribution.chunk_z``).
     null, gate, top
         As in :func:`attribute_channel`.
 
@@ -1031,9 +1132,20 @@ def attribute(
         channels[name] = attribute_channel(
             query, indexes[name], channel=name, null=null, gate=gate, top=top
         )
+    # Per-chunk z of every song reported in any channel, so a song ranked in one channel
+    # can still be followed through the track in the other: O(C·R) values, never O(C·N).
+    reported = np.unique(
+        np.fromiter((i.index for ch in channels.values() for i in ch.influences), dtype=np.intp)
+    )
     lines = {}
+    chunk_z = {}
     for name, fps in (chunks or {}).items():
         if name not in indexes:
             raise LuminaError(f"the library has no channel {name!r}")
-        lines[name] = tuple(timeline(fps, indexes[name], null, gate=gate))
-    return Attribution(channels=channels, timeline=lines)
+        index = indexes[name]
+        entries, scores = timeline_with_scores(
+            fps, index, null, gate=gate, rows=reported[reported < index.n]
+        )
+        lines[name] = tuple(entries)
+        chunk_z[name] = scores
+    return Attribution(channels=channels, timeline=lines, chunk_z=chunk_z)

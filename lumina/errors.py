@@ -16,3 +16,7 @@ class AudioError(LuminaError):
 
 class ModelError(LuminaError):
     """A model folder that is missing, incomplete or of an unknown format."""
+
+
+class Cancelled(LuminaError):
+    """The caller asked to stop (the app's Cancel button, Ctrl+C)."""

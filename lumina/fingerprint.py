@@ -28,16 +28,12 @@ from lumina.audio import (
     load_audio,
     probe,
 )
-from lumina.errors import LuminaError
+from lumina.errors import Cancelled, LuminaError
 from lumina.models.musicgen import MusicGenModel
 from lumina.projection import DEFAULT_BLOCKS, DEFAULT_DIM, DEFAULT_SEED, GradientProjector
 
 ProgressCallback = Callable[[int, int], None]
 CancelFlag = threading.Event | Callable[[], bool] | None
-
-
-class Cancelled(LuminaError):
-    """The caller asked to stop (the app's Cancel button)."""
 
 
 def choose_device(preferred: str | None = None) -> torch.device:

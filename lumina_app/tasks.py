@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from lumina.errors import LuminaError
+from lumina.errors import Cancelled, LuminaError
 from lumina.progress import ProgressClock, ProgressState
 
 __all__ = ["Task", "Work", "plain_error"]
@@ -42,17 +42,8 @@ def plain_error(exc: BaseException) -> str:
     return " ".join(text.split()) or "The task failed."
 
 
-class Task(QObject):
-    """Runs one :data:`Work` function on a new thread.
-
-    Signals (delivered on the thread that owns the receivers, i.e. the UI thread):
-
-    - ``progressed(ProgressState)`` — at most every 50 ms, and always on the last step;
-    - ``succeeded(object)`` — the function's return value;
-    - ``failed(str)`` — one plain sentence;
-    - ``cancelled()`` — the user cancelled and the function stopped;
-    - ``done()`` — always last, whatever happened.
-    """
+class _Worker(QObject):
+    """The half of a :class:`Task` that lives on the worker thread."""
 
     progressed = Signal(object)
     succeeded = Signal(object)
@@ -60,43 +51,14 @@ class Task(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, work: Work, label: str = "", parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, work: Work, label: str, cancel_event: threading.Event) -> None:
+        super().__init__()
         self.work = work
         self.label = label
-        self.cancel_event = threading.Event()
-        self._thread: QThread | None = None
+        self.cancel_event = cancel_event
         self._last_emit = -1.0
         self._clock: ProgressClock | None = None
 
-    # -- UI thread -------------------------------------------------------------------------
-    def start(self) -> None:
-        """Move to a fresh thread and run there. A Task runs once."""
-        if self._thread is not None:
-            raise RuntimeError("a Task runs only once")
-        thread = QThread()
-        thread.setObjectName(f"lumina-{self.label or 'task'}")
-        self.setParent(None)  # a QObject with a parent cannot change threads
-        self.moveToThread(thread)
-        thread.started.connect(self._run)
-        # Direct: QThread.quit is thread-safe, and a queued quit would wait for the UI thread,
-        # which may itself be waiting for this thread to end (shutdown, tests).
-        self.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread = thread  # owned here: the thread lives as long as its Task
-        thread.start()
-
-    def cancel(self) -> None:
-        """Ask the work to stop; ``cancelled`` follows once it has."""
-        self.cancel_event.set()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
-
-    def wait(self, msecs: int = 30_000) -> bool:
-        """Block until the thread ends (for shutdown and tests)."""
-        return self._thread is None or self._thread.wait(msecs)
-
-    # -- worker thread ---------------------------------------------------------------------
     def _progress(self, done: int, total: int) -> None:
         assert self._clock is not None
         state: ProgressState = self._clock.reading(done, total)
@@ -107,9 +69,7 @@ class Task(QObject):
         self.progressed.emit(state)
 
     @Slot()
-    def _run(self) -> None:
-        from lumina.fingerprint import Cancelled
-
+    def run(self) -> None:
         self._clock = ProgressClock()
         try:
             result = self.work(self._progress, self.cancel_event)
@@ -126,3 +86,60 @@ class Task(QObject):
                 self.succeeded.emit(result)
         finally:
             self.done.emit()
+
+
+class Task(QObject):
+    """Runs one :data:`Work` function on a new thread.
+
+    The Task itself stays on the thread that made it (the UI thread) and re-emits what its
+    worker reports, so any slot — a bound method, a lambda, a partial — runs on the UI
+    thread. (PySide6 calls a plain callable connected to a signal on the emitting thread.)
+
+    Signals:
+
+    - ``progressed(ProgressState)`` — at most every 50 ms, and always on the last step;
+    - ``succeeded(object)`` — the function's return value;
+    - ``failed(str)`` — one plain sentence;
+    - ``cancelled()`` — the user cancelled and the function stopped;
+    - ``done()`` — always last, whatever happened.
+    """
+
+    progressed = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, work: Work, label: str = "", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.label = label
+        self.cancel_event = threading.Event()
+        self._worker = _Worker(work, label, self.cancel_event)
+        for name in ("progressed", "succeeded", "failed", "cancelled", "done"):
+            getattr(self._worker, name).connect(getattr(self, name))
+        self._thread: QThread | None = None
+
+    def start(self) -> None:
+        """Move the worker to a fresh thread and run it there. A Task runs once."""
+        if self._thread is not None:
+            raise RuntimeError("a Task runs only once")
+        thread = QThread()
+        thread.setObjectName(f"lumina-{self.label or 'task'}")
+        self._worker.moveToThread(thread)
+        thread.started.connect(self._worker.run)
+        # Direct: QThread.quit is thread-safe, and a queued quit would wait for the UI thread,
+        # which may itself be waiting for this thread to end (shutdown, tests).
+        self._worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread = thread  # owned here: the thread lives as long as its Task
+        thread.start()
+
+    def cancel(self) -> None:
+        """Ask the work to stop; ``cancelled`` follows once it has."""
+        self.cancel_event.set()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the thread ends (for shutdown and tests)."""
+        return self._thread is None or self._thread.wait(msecs)

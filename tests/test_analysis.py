@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from lumina.analysis import SCHEMA, AnalysisResult, analyze, analyze_fingerprint
+from lumina.analysis import SCHEMA, AnalysisResult, SongRow, analyze, analyze_fingerprint
 from lumina.cli import main
 from lumina.errors import LuminaError
 from lumina.library import (
@@ -154,3 +154,97 @@ def test_attribute_cli_refuses_other_models_and_bad_input(catalog, tmp_path, cap
     assert main(["attribute", str(bad), "--library", str(lib_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("lumina: error: bad.wav:") and "\n" not in err
+
+
+def _order_key(row):
+    return (-row.confidence, -row.max_share, -row.z, row.song_id)
+
+
+def test_songs_merge_channels_in_confidence_order(catalog, fingerprinter):
+    lib_path, songs = catalog
+    result = analyze(songs[4], lib_path, fingerprinter, top=None)
+    rows = result.songs()
+    assert all(isinstance(r, SongRow) for r in rows)
+    assert sorted(r.song_id for r in rows) == sorted(
+        {i.song_id for ch in result.channels.values() for i in ch.influences})
+    assert len(rows) == 5 and [_order_key(r) for r in rows] == sorted(map(_order_key, rows))
+    own = rows[0]
+    assert (own.title, own.artist) == ("Long", "Band 4") and own.qualifies
+    for row in rows:
+        assert list(row.channels) == ["composition", "production"]
+        confidences = {name: inf.confidence for name, inf in row.channels.items()}
+        assert row.confidence == max(confidences.values())
+        assert row.channels[row.best_channel].confidence == row.confidence
+        assert row.cosine == row.channels[row.best_channel].cosine
+        for name, inf in row.channels.items():
+            assert inf.song_id == row.song_id and row.share(name) == inf.share
+    assert sum(r.share("production") for r in rows) == pytest.approx(1.0)
+
+    # A song only one channel reports keeps None (and share 0) in the other.
+    prod = result.channels["production"]
+    trimmed = dataclasses.replace(result, channels={
+        **result.channels,
+        "production": dataclasses.replace(prod, influences=prod.influences[:1])})
+    rows = trimmed.songs()
+    assert len(rows) == 5 and rows[0].song_id == own.song_id
+    for row in rows[1:]:
+        assert row.channels["production"] is None and row.share("production") == 0.0
+        assert row.best_channel == "composition"
+        assert row.confidence == row.channels["composition"].confidence
+    assert [_order_key(r) for r in rows] == sorted(map(_order_key, rows))
+
+
+def test_chunk_confidence_follows_the_song_through_the_track(catalog, fingerprinter):
+    lib_path, songs = catalog
+    result = analyze(songs[4], lib_path, fingerprinter, top=2)
+    own = result.songs()[0].song_id
+    for name in ("composition", "production"):
+        conf = result.chunk_confidence(own, name)
+        z = result.chunk_z(own, name)
+        assert conf.shape == z.shape == (2,) and conf.dtype == np.float64
+        # The 16 s song against itself: both of its chunks match it far above the gate.
+        assert np.all(conf > 0.99) and np.all(z > result.channels[name].z_gate)
+        for row in result.timeline[name]:
+            assert row.song_id == own and z[row.chunk] == row.z
+        for song in result.songs():  # every reported song, in both channels
+            assert result.chunk_confidence(song.song_id, name).shape == (2,)
+    # Memory stays O(C·R): only reported rows are kept.
+    reported = {i.song_id for ch in result.channels.values() for i in ch.influences}
+    assert result.attribution.chunk_z["composition"].z.shape == (2, len(reported))
+    with pytest.raises(KeyError):
+        result.chunk_confidence(own, "melody")
+    with pytest.raises(KeyError):
+        result.chunk_confidence(10**9, "composition")
+    # Per-chunk scores are for the app: the (signed) JSON layout does not change.
+    assert "chunk_z" not in json.dumps(result.to_json())
+    no_chunks = dataclasses.replace(
+        result, attribution=dataclasses.replace(result.attribution, chunk_z={}))
+    assert no_chunks.chunk_confidence(own, "composition").shape == (0,)
+
+
+def test_fingerprinter_for_matches_the_library_or_refuses(catalog, tiny_model):
+    from lumina.library import fingerprinter_for
+    from lumina.models.tiny import build_tiny_model
+
+    lib_path, songs = catalog
+    with Library.open(lib_path) as lib:
+        fp = fingerprinter_for(lib)  # loads the model folder the manifest records
+        lib.manifest.check_compatible(identity_of_fingerprinter(fp))
+        assert (fp.dim, fp.seed, fp.chunk_seconds) == (
+            lib.manifest.dim, lib.manifest.projection_seed, lib.manifest.chunk_seconds)
+        assert fingerprinter_for(lib, model=tiny_model).model is tiny_model
+        with pytest.raises(LibraryError, match="built with another model"):
+            fingerprinter_for(lib, model=build_tiny_model(seed=1))
+
+
+def test_analyze_a_selection_records_its_span_and_signs(catalog, fingerprinter, tmp_path):
+    from lumina.report import verify_report, write_signed_reports
+
+    lib_path, songs = catalog
+    result = analyze(songs[-1], lib_path, fingerprinter, span=(1.0, 13.0))
+    track = result.to_json()["track"]
+    assert track["span"] == [1.0, 13.0] and track["chunks"][0]["start"] == 1.0
+    assert "span" not in analyze(songs[0], lib_path, fingerprinter).to_json()["track"]
+    assert [c["end"] for c in track["chunks"]] == [11.0]  # 12 s: one chunk, short tail dropped
+    (path,) = write_signed_reports(result.to_json(), json_path=tmp_path / "sel.json")
+    assert verify_report(path).verified.predicate["track"]["span"] == [1.0, 13.0]

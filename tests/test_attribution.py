@@ -27,6 +27,7 @@ from lumina.attribution import (
     noise_floor,
     song_null_stats,
     timeline,
+    timeline_with_scores,
     unit_rows,
 )
 from lumina.errors import LuminaError
@@ -368,3 +369,56 @@ def test_errors_are_lumina_errors() -> None:
         with pytest.raises(LuminaError) as err:
             case()
         assert "\n" not in str(err.value) and str(err.value)
+
+
+# --------------------------------------------------------------------------- per-chunk z
+
+
+def test_chunk_z_keeps_reported_rows_of_every_channel_in_the_timeline_pass() -> None:
+    rng = np.random.default_rng(12)
+    comp = rng.standard_normal((40, 32))
+    prod = rng.standard_normal((40, 32))
+    indexes = {"composition": build_channel_index(comp), "production": build_channel_index(prod)}
+    chunks = np.stack([comp[4], comp[9], comp[4]]) + 0.3 * rng.standard_normal((3, 32))
+    queries = {"composition": chunks.mean(axis=0), "production": prod[21]}
+    for null in NULLS:
+        result = attribute(queries, indexes, chunks={"composition": chunks}, null=null, top=3)
+        reported = {i.index for ch in result.channels.values() for i in ch.influences}
+        scores = result.chunk_z["composition"]
+        # O(C·R): only the songs some channel reports, ascending, one column each.
+        assert scores.z.shape == (3, len(reported)) and scores.n_chunks == 3
+        assert scores.rows.tolist() == sorted(reported) and 21 in scores
+        assert not scores.z.flags.writeable and not scores.rows.flags.writeable
+        for row in reported:
+            want = [channel_scores(chunks[c], indexes["composition"], null=null)[1][row]
+                    for c in range(3)]
+            assert scores[row].tolist() == want  # the same math, bit for bit
+            np.testing.assert_array_equal(scores.confidence(row), confidence_from_z(scores[row]))
+        # The timeline's best songs are reported here, and agree with it.
+        for e in result.timeline["composition"]:
+            assert scores[e.index][e.chunk] == e.z
+        unreported = next(r for r in range(40) if r not in reported)
+        assert unreported not in scores and "4" not in scores
+        with pytest.raises(KeyError):
+            scores[unreported]
+    assert "production" not in result.chunk_z
+    assert attribute(queries, indexes).chunk_z == {}
+
+
+def test_chunk_scores_compare_by_value_and_timeline_is_unchanged() -> None:
+    rng = np.random.default_rng(13)
+    lib = rng.standard_normal((20, 16))
+    index = build_channel_index(lib)
+    chunks = lib[[3, 7]] + 0.2 * rng.standard_normal((2, 16))
+    entries, scores = timeline_with_scores(chunks, index, rows=[7, 3, 3])
+    assert entries == timeline(chunks, index)
+    assert scores.rows.tolist() == [3, 7] and scores.z.shape == (2, 2)
+    again = timeline_with_scores(chunks, index, rows=[3, 7])[1]
+    assert again == scores and again != timeline_with_scores(chunks[::-1], index, rows=[3, 7])[1]
+    assert timeline_with_scores(chunks, index)[1].z.shape == (2, 0)
+    empty_entries, empty = timeline_with_scores(np.empty((0, 16)), index, rows=[3])
+    assert empty_entries == [] and empty.z.shape == (0, 1) and empty[3].shape == (0,)
+    with pytest.raises(LuminaError, match="library rows"):
+        timeline_with_scores(chunks, index, rows=[20])
+    with pytest.raises(TypeError):
+        hash(scores)
