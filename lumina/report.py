@@ -147,11 +147,14 @@ def _validate_schema(predicate: dict[str, Any], name: str) -> None:
 
 def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None = None,
                          pdf_path: Path | None = None, key=None) -> list[Path]:
-    """Sign an analysis result once and write it as JSON and/or PDF."""
+    """Sign an analysis result once and write it as JSON and/or PDF (folders are created)."""
     from lumina.report_pdf import render_pdf
     from lumina.signing import load_or_create_key
 
     envelope = sign_report(result_json, key or load_or_create_key())
+    for path in (json_path, pdf_path):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     written = []
     if json_path is not None:
         written.append(write_json(envelope, Path(json_path)))

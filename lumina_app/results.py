@@ -63,7 +63,7 @@ EMPTY_TEXT = "No analysis yet: open a track and attribute it against a library."
 NO_SONGS_TEXT = "No library song was reported for this track."
 #: Songs drawn by the bar chart and the confidence view (the table lists them all).
 MAX_BARS = 10
-MAX_POINTS = 25
+MAX_POINTS = 15
 _TITLE_CHARS = 28
 
 
@@ -196,7 +196,8 @@ class InfluenceTableModel(QAbstractTableModel):
         key = self._keys[section]
         if role == Qt.ItemDataRole.DisplayRole:
             if key.startswith("share:"):
-                return f"{key[6:].capitalize()} share"
+                # Two lines keep the numeric columns narrow so titles have room.
+                return f"{key[6:].capitalize()}\nshare"
             return key.capitalize()
         if role == Qt.ItemDataRole.ToolTipRole:
             null = "empirical" if self._result is None else self._result.null
@@ -318,6 +319,11 @@ class InfluenceTable(QTableView):
         for column in range(self.source.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == 0
                                         else QHeaderView.ResizeMode.ResizeToContents)
+        # Artists can be long; they get a fixed, resizable column and are elided.
+        artist = self.source.column("artist") if "artist" in self.source.column_keys else -1
+        if artist >= 0:
+            header.setSectionResizeMode(artist, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(artist, 150)
 
     def song_id_at(self, view_row: int) -> int:
         """The song id shown on a row of the view (sorted order)."""

@@ -1,49 +1,224 @@
-"""The main window with synthetic audio and no sound device."""
+"""The main window end to end, offscreen, with the tiny model and no sound device."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+
 import numpy as np
+import pytest
 import soundfile as sf
+from PySide6.QtCore import QElapsedTimer, QTimer
 
-from lumina_app.main import ENVELOPE_BINS, MainWindow
+from lumina_app.main import MainWindow
+from lumina_app.settings import AppSettings
 
 
-def test_open_track_draws_waveform(qtbot, tmp_path):
+@pytest.fixture
+def settings(tmp_path):
+    return AppSettings(tmp_path / "app.ini")
+
+
+@pytest.fixture
+def window(qtbot, settings, catalog):
+    lib_path, _ = catalog
+    win = MainWindow(settings, library=lib_path, dialogs=False)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.library is not None, timeout=20_000)
+    yield win
+    win.close()
+
+
+def _open(qtbot, win, path) -> None:
+    with qtbot.waitSignal(win.trackShown, timeout=20_000):
+        win.open_track(path)
+
+
+def _analyze(qtbot, win, timeout=120_000):
+    with qtbot.waitSignal(win.analysisShown, timeout=timeout) as blocker:
+        win.analyze()
+    return blocker.args[0]
+
+
+def test_open_track_draws_waveform_and_remembers_it(qtbot, window, tmp_path, settings):
     rate = 44100
     t = np.arange(rate * 3) / rate
     sf.write(tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * 220 * t), rate)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.signals.loaded, timeout=10_000):
-        window.open_track(tmp_path / "tone.wav")
-    x, y = window.curve_max.getData()
-    assert len(x) == ENVELOPE_BINS and abs(float(x[-1]) - 3.0) < 0.01
-    assert 0.45 < float(y.max()) <= 0.51
-    assert "tone.wav" in window.file_label.text() and "3.0 s" in window.file_label.text()
+    _open(qtbot, window, tmp_path / "tone.wav")
+    assert abs(window.track.duration - 3.0) < 0.01
+    assert window.waveform.drawn_points() > 0
+    assert "tone.wav" in window.file_label.text() and "0:03.0" in window.file_label.text()
+    assert settings.recent_files[0].name == "tone.wav"
+    assert window.analyze_button.isEnabled()
 
 
-def test_bad_file_is_reported_not_raised(qtbot, tmp_path):
+def test_bad_file_is_one_line_not_a_crash(qtbot, window, tmp_path):
     bad = tmp_path / "broken.wav"
-    bad.write_bytes(b"\x00\x01garbage" * 50)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.signals.failed, timeout=10_000):
+    bad.write_bytes(b"%PDF-1.4 not audio at all" * 20)
+    with qtbot.waitSignal(window.errorShown, timeout=10_000) as blocker:
         window.open_track(bad)
-    assert "broken.wav" in window.file_label.text()
+    message = blocker.args[0]
+    assert "broken.wav" in message and "\n" not in message and "Traceback" not in message
+    assert window.track is None and not window.analyze_button.isEnabled()
 
 
-def test_device_shown_in_status_bar(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.device_label.text() != "device: …", timeout=20_000)
-    assert window.device_label.text().startswith("device: ")
+def test_analyze_fills_table_bars_confidence_and_strip(qtbot, window, catalog):
+    _, songs = catalog
+    _open(qtbot, window, songs[-1])  # the 16 s song: two chunks
+    result = _analyze(qtbot, window)
+    model = window.table.model()
+    assert model.rowCount() >= 1
+    assert window.table.song_ids()[0] == result.channels["production"].influences[0].song_id
+    assert "Long" in model.index(0, 0).data()
+    assert len(window.bars.bars) > 0 and not window.confidence.is_empty()
+    assert len(window.waveform.chunk_items) == 2
+    assert "Done" in window.progress_label.text()
+    # Selecting the song lights up where it matters in the strip.
+    window.table.select_song(window.table.song_ids()[0])
+    assert window.waveform.highlight_items
+    assert window.export_action.isEnabled()
+
+
+def test_analyze_a_selection_only(qtbot, window, catalog):
+    _, songs = catalog
+    _open(qtbot, window, songs[-1])
+    window.waveform.set_selection(2.0, 14.0)
+    assert window.analyze_button.text().startswith("Analyze 0:02.0")
+    result = _analyze(qtbot, window)
+    assert result.to_json()["track"]["span"] == pytest.approx([2.0, 14.0])
+
+
+def test_cancel_an_analysis(qtbot, window, tmp_path):
+    from lumina.demo.synth import random_music
+
+    long_track = tmp_path / "long.wav"
+    sf.write(long_track, random_music(90.0, 32000, seed=5), 32000)  # nine chunks
+    _open(qtbot, window, long_track)
+    cancelled = []
+    window.analyze()
+    window.analysis_task.cancelled.connect(lambda: cancelled.append(True))
+    qtbot.waitUntil(lambda: window.progress.maximum() > 1, timeout=60_000)  # first chunk done
+    with qtbot.waitSignal(window.analysis_task.done, timeout=60_000):
+        window.cancel_analysis()
+    assert cancelled and window.result is None
+    assert window.progress_label.text() == "Analysis cancelled."
+    qtbot.waitUntil(lambda: window.analyze_button.isEnabled(), timeout=5_000)
+
+
+def test_ui_thread_never_blocks_during_an_analysis(qtbot, window, tmp_path):
+    from lumina.demo.synth import random_music
+
+    track = tmp_path / "forty.wav"
+    sf.write(track, random_music(40.0, 32000, seed=9), 32000)
+    _open(qtbot, window, track)
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    _analyze(qtbot, window)
+    timer.stop()
+    assert len(gaps) > 20
+    assert max(gaps) < 100, f"UI thread blocked for {max(gaps)} ms"
+
+
+def test_export_and_verify_a_report_from_the_gui(qtbot, window, catalog, tmp_path):
+    _, songs = catalog
+    _open(qtbot, window, songs[0])
+    _analyze(qtbot, window)
+    with qtbot.waitSignal(window.reportChecked, timeout=60_000) as blocker:
+        window.export_report(tmp_path / "out" / "report.pdf")
+    assert blocker.args[0] is True
+    pdf, js = tmp_path / "out" / "report.pdf", tmp_path / "out" / "report.json"
+    assert pdf.read_bytes().startswith(b"%PDF") and json.loads(js.read_text())["signatures"]
+    for path in (pdf, js):
+        with qtbot.waitSignal(window.reportChecked, timeout=20_000) as blocker:
+            window.verify_report(path)
+        assert blocker.args[0] is True and "Valid" in blocker.args[1]
+    envelope = json.loads(js.read_text())
+    envelope["payload"] = envelope["payload"][:-8] + "AAAAAAA="
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(envelope))
+    with qtbot.waitSignal(window.reportChecked, timeout=20_000) as blocker:
+        window.verify_report(tampered)
+    assert blocker.args[0] is False and blocker.args[1].startswith("Invalid:")
+
+
+def test_no_audio_device_path(qtbot, window, catalog):
+    _, songs = catalog
+    _open(qtbot, window, songs[0])
+    if window.player.available:  # pragma: no cover - only on machines with a sound card
+        pytest.skip("this machine has an audio output device")
+    assert "unavailable" in window.playback_label.text()
+    assert window.playback_label.toolTip()
+    assert not window.play_button.isEnabled()
+    window.toggle_play()  # Space: says why, does not raise
+    assert window.player.state() == "stopped"
+    window._seek(1.5)  # clicking the waveform still moves the playhead
+    assert window.waveform.playhead() == pytest.approx(1.5, abs=0.05)
+
+
+def test_settings_persist_library_and_geometry(qtbot, settings, catalog):
+    lib_path, _ = catalog
+    first = MainWindow(settings, library=lib_path, dialogs=False)
+    qtbot.addWidget(first)
+    qtbot.waitUntil(lambda: first.library is not None, timeout=20_000)
+    first.resize(720, 520)
+    first.set_device("cpu")
+    first.close()
+    second = MainWindow(AppSettings(settings.path), dialogs=False)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.library is not None, timeout=20_000)
+    assert second.library.path == lib_path
+    assert second.settings.device == "cpu" and second.device_actions["cpu"].isChecked()
+    assert (second.width(), second.height()) == (720, 520)
+    qtbot.waitUntil(lambda: second.device_label.text() == "device: CPU", timeout=30_000)
+    second.close()
+
+
+def test_first_start_builds_the_demo_library_and_can_cancel(qtbot, settings):
+    win = MainWindow(settings, dialogs=False)
+    qtbot.addWidget(win)
+    assert win.library_task is not None  # nothing chosen: the demo library is being built
+    started = time.monotonic()
+    win.cancel_library_task()
+    qtbot.waitUntil(lambda: win.library_task is None, timeout=120_000)
+    assert time.monotonic() - started < 120
+    assert win.library is None and "Cancelled" in win.library_panel.status.text()
+    win.close()
+
+
+def test_lumina_app_command_starts_and_quits(tmp_path, catalog):
+    """``lumina-app TRACK`` as a user runs it (offscreen), quitting after a few seconds."""
+    _, songs = catalog
+    code = (
+        "import sys; from PySide6.QtCore import QTimer; from PySide6.QtWidgets import "
+        "QApplication; app = QApplication(sys.argv); QTimer.singleShot(4000, app.quit); "
+        "from lumina_app.main import main; sys.exit(main(['lumina-app', sys.argv[1]]))")
+    env = {"QT_QPA_PLATFORM": "offscreen", "LUMINA_HOME": str(tmp_path),
+           "LUMINA_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    ini = tmp_path / "lumina-app.ini"
+    ini.write_text(f"[engine]\nlast_library={catalog[0]}\n")
+    out = subprocess.run([sys.executable, "-c", code, str(songs[0])], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
 
 
 def test_engine_does_not_import_qt():
-    import subprocess
-    import sys
-
-    code = ("import sys, lumina, lumina.audio, lumina.attribution, lumina.fingerprint; "
+    code = ("import sys, lumina, lumina.audio, lumina.attribution, lumina.fingerprint, "
+            "lumina.analysis, lumina.progress; "
             "print(any(m.startswith(('PySide6', 'pyqtgraph', 'sounddevice')) "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

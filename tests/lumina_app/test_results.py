@@ -53,7 +53,7 @@ def test_table_model_lists_every_song_with_formatted_numbers(qtbot, result, own)
     assert model.rowCount() == len(songs) == 5
     assert [model.song_id_at(r) for r in range(5)] == [s.song_id for s in songs]
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)]
-    assert headers == ["Title", "Artist", "Composition share", "Production share", "Cosine",
+    assert headers == ["Title", "Artist", "Composition\nshare", "Production\nshare", "Cosine",
                        "Confidence"]
     row = model.row_of(own)
     shown = [model.data(model.index(row, c)) for c in range(6)]

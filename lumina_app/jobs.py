@@ -1,0 +1,245 @@
+"""The engine calls the app makes on its worker threads — Qt-free, one function per job.
+
+Each job has the :data:`lumina_app.tasks.Work` shape ``(progress, cancel) -> result`` once its
+arguments are bound with :func:`functools.partial`; the numbers all come from :mod:`lumina`.
+Loaded models are kept in an :class:`EngineCache` so analysing a second track against the
+same library does not load the model again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lumina.errors import LuminaError
+
+__all__ = [
+    "PLAYBACK_RATE",
+    "EngineCache",
+    "IndexOutcome",
+    "LibrarySummary",
+    "TrackData",
+    "analyze_track",
+    "create_library",
+    "index_folder",
+    "load_track",
+    "open_library",
+    "prepare_demo",
+    "verify_report_file",
+]
+
+#: Tracks are decoded once at this rate for both the waveform and playback.
+PLAYBACK_RATE = 44_100
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrackData:
+    """A decoded track, ready to draw and to play."""
+
+    path: Path
+    duration: float
+    levels: object  # lumina.audio.WaveformLevels
+    playback: np.ndarray  # what Player.prepare returned
+    rate: int
+    source_rate: int
+    source_channels: int
+    warnings: tuple[str, ...] = ()
+
+
+def load_track(path: Path, prepare_playback: Callable[[np.ndarray, int], np.ndarray],
+               progress: Progress, cancel: threading.Event) -> TrackData:
+    """Decode ``path``, build its waveform levels and its playback buffer."""
+    from lumina.audio import load_audio, waveform_levels
+
+    progress(0, 3)
+    audio = load_audio(path, PLAYBACK_RATE)
+    progress(1, 3)
+    levels = waveform_levels(audio.samples, PLAYBACK_RATE)
+    progress(2, 3)
+    playback = prepare_playback(audio.samples, PLAYBACK_RATE)
+    progress(3, 3)
+    return TrackData(path=Path(path), duration=audio.duration, levels=levels, playback=playback,
+                     rate=PLAYBACK_RATE, source_rate=audio.source_rate,
+                     source_channels=audio.source_channels, warnings=tuple(audio.warnings))
+
+
+@dataclass(frozen=True)
+class LibrarySummary:
+    """What the library panel and status bar show about a library."""
+
+    path: Path
+    name: str
+    songs: int
+    model_name: str
+    model_sha256: str
+    dim: int
+    size_bytes: int
+    is_demo: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.songs} songs · {self.model_name}"
+
+
+def _summary(path: Path, is_demo: bool = False) -> LibrarySummary:
+    from lumina.library import Library
+
+    with Library.open(path) as lib:
+        info = lib.info()
+    size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+    return LibrarySummary(path=Path(path), name=str(info["name"]) if info.get("name") else
+                          Path(path).name, songs=int(info["songs"]),
+                          model_name=str(info["model_name"]),
+                          model_sha256=str(info["model_sha256"]), dim=int(info["dim"]),
+                          size_bytes=size, is_demo=is_demo)
+
+
+def open_library(path: Path, progress: Progress, cancel: threading.Event,
+                 is_demo: bool = False) -> LibrarySummary:
+    """Open (and so check) a library folder; a bad folder raises one-line LibraryError."""
+    progress(0, 1)
+    summary = _summary(Path(path), is_demo)
+    progress(1, 1)
+    return summary
+
+
+def create_library(path: Path, progress: Progress, cancel: threading.Event,
+                   cache: EngineCache, model: str | None = None,
+                   device: str = "auto") -> LibrarySummary:
+    """Create an empty library for the embedded model (or ``model``) at ``path``."""
+    from lumina.fingerprint import Fingerprinter
+    from lumina.library import Library, identity_of_fingerprinter
+    from lumina.models import DEFAULT_MODEL
+
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise LuminaError(f"{path} is not empty: choose a new folder for the library")
+    spec = model or DEFAULT_MODEL
+    loaded = cache.model(spec)
+    fingerprinter = Fingerprinter(loaded, device=_device(device))
+    Library.create(path, identity_of_fingerprinter(fingerprinter),
+                   model_spec=spec if spec == DEFAULT_MODEL else str(Path(spec).resolve())).close()
+    return _summary(path)
+
+
+def prepare_demo(progress: Progress, cancel: threading.Event,
+                 say: Callable[[str], None] | None = None) -> LibrarySummary:
+    """Render and index the demo catalog in the user cache (first time only)."""
+    from lumina.demo.run import prepare_demo_library
+
+    steps = {"catalog": 0, "index": 1}
+
+    def factory(label: str) -> Progress:
+        # Two steps on one bar: rendering the catalog, then indexing it.
+        def report(done: int, total: int) -> None:
+            progress(steps.get(label, 1) * total + done, 2 * total)
+        return report
+
+    demo = prepare_demo_library(progress=factory, say=say or (lambda _line: None),
+                                cancel=cancel)
+    return _summary(demo.path, is_demo=True)
+
+
+@dataclass
+class IndexOutcome:
+    """Counts of one folder indexing run plus the one-line failures."""
+
+    indexed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    cancelled: bool = False
+    messages: list[str] = field(default_factory=list)
+    library: LibrarySummary | None = None
+
+
+def index_folder(library_path: Path, inputs: list[Path], progress: Progress,
+                 cancel: threading.Event, cache: EngineCache,
+                 device: str = "auto") -> IndexOutcome:
+    """Index audio files and folders into a library; resumable like ``lumina index``."""
+    from lumina.library import Library, collect_audio_files, index_files
+
+    files, missing = collect_audio_files(inputs)
+    outcome = IndexOutcome(messages=list(missing), failed=len(missing))
+    if not files:
+        raise LuminaError("no audio files found in " + ", ".join(str(p) for p in inputs))
+    fingerprinter = cache.fingerprinter(library_path, device)
+
+    def report(event) -> None:
+        if event.kind in ("failed", "warning"):
+            outcome.messages.append(event.message)
+
+    with Library.open(library_path) as lib, lib.writer() as writer:
+        summary = index_files(writer, files, fingerprinter, progress=progress, report=report,
+                              cancel=cancel)
+    outcome.indexed, outcome.skipped = summary.indexed, summary.skipped
+    outcome.failed += summary.failed
+    outcome.cancelled = summary.cancelled
+    outcome.library = _summary(library_path)
+    return outcome
+
+
+def analyze_track(track: Path, library_path: Path, progress: Progress,
+                  cancel: threading.Event, cache: EngineCache, device: str = "auto",
+                  span: tuple[float, float] | None = None) -> object:
+    """Attribute a track (or the selected ``span`` of it) against a library.
+
+    Returns a :class:`lumina.analysis.AnalysisResult`.
+    """
+    from lumina.analysis import analyze
+
+    fingerprinter = cache.fingerprinter(library_path, device)
+    return analyze(track, library_path, fingerprinter, progress=progress, cancel=cancel,
+                   span=span)
+
+
+def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> object:
+    """Verify a signed report; raises InvalidReport / UnreadableReport with the reason."""
+    from lumina.report import verify_report
+
+    return verify_report(Path(path))
+
+
+def _device(choice: str) -> str | None:
+    return None if choice in ("", "auto") else choice
+
+
+class EngineCache:
+    """Loaded models and fingerprinters, shared by the app's worker threads.
+
+    One lock serialises loading, so two jobs never load the same model twice.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, object] = {}
+        self._fingerprinters: dict[tuple[str, str, str], object] = {}
+
+    def model(self, spec: str) -> object:
+        from lumina.models import load_model
+
+        with self._lock:
+            if spec not in self._models:
+                self._models[spec] = load_model(spec)
+            return self._models[spec]
+
+    def fingerprinter(self, library_path: Path, device: str = "auto") -> object:
+        """A fingerprinter the library accepts, built once per library state and device."""
+        from lumina.library import Library, fingerprinter_for
+        from lumina.models import DEFAULT_MODEL
+
+        with Library.open(library_path) as lib:
+            spec = lib.manifest.model_spec or DEFAULT_MODEL
+            key = (str(Path(library_path).resolve()), lib.manifest.model_sha256, device)
+            with self._lock:
+                found = self._fingerprinters.get(key)
+            if found is not None:
+                return found
+            made = fingerprinter_for(lib, model=self.model(spec), device=_device(device))
+        with self._lock:
+            return self._fingerprinters.setdefault(key, made)
