@@ -29,7 +29,6 @@ The math of attribution lives in :mod:`lumina.attribution`; this module only sto
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -1445,9 +1444,11 @@ class Library:
         step()
         cohort = cohort_indices(n, cohort_size, seed)
         mu, sigma = song_null_stats(centred, cohort, top_k=top_k)
+        # No gc.collect() here: a full collection in a process that holds torch and Qt
+        # stops every thread for ~0.2 s (the app's UI included); the views are freed by
+        # reference counting when the arrays go out of scope.
         _unmap(centred)
         del centred
-        gc.collect()
         for name, arr in (("mean", mean), ("song_mu", mu), ("song_sigma", sigma),
                           ("cohort", cohort.astype(np.int64))):
             _save_npy(out / f"{channel}.{name}.npy", arr)
