@@ -22,6 +22,7 @@ from lumina.audio import (
     CHUNK_SECONDS,
     MIN_SECONDS,
     Chunk,
+    LoadedAudio,
     chunk_bounds,
     file_sha256,
     iter_chunks,
@@ -270,6 +271,21 @@ class Fingerprinter:
         fp.warnings = warnings
         return fp
 
+    def fingerprint_loaded(self, audio: LoadedAudio, *,
+                           progress: ProgressCallback | None = None,
+                           cancel: CancelFlag = None) -> Fingerprint:
+        """Fingerprint a track already decoded by :func:`lumina.audio.load_audio` at the
+        model's rate — bit-identical to :meth:`fingerprint_file` of the same file, so a batch
+        can decode the next track while the model works on this one."""
+        if audio.sample_rate != self.model.sample_rate:
+            raise LuminaError(f"{audio.path.name}: decoded at {audio.sample_rate} Hz, the model "
+                              f"needs {self.model.sample_rate} Hz")
+        fp = self.fingerprint_audio(audio.samples, progress=progress, cancel=cancel,
+                                    source=Path(audio.path).name)
+        fp.audio_sha256 = audio.sha256
+        fp.warnings = list(audio.warnings)
+        return fp
+
     def _fingerprint_span(self, path: Path, span: tuple[float, float], *,
                           progress: ProgressCallback | None, cancel: CancelFlag) -> Fingerprint:
         start, end = (float(span[0]), float(span[1]))
@@ -287,7 +303,7 @@ class Fingerprinter:
         part = audio.samples[int(round(start * rate)):int(round(end * rate))]
         fp = self.fingerprint_audio(part, progress=progress, cancel=cancel, source=path.name)
         fp.chunk_times = fp.chunk_times + start
-        fp.audio_sha256 = file_sha256(path)
+        fp.audio_sha256 = audio.sha256
         fp.warnings = list(audio.warnings)
         fp.span = (start, end)
         return fp

@@ -119,3 +119,17 @@ def test_span_fingerprints_only_the_selection_in_track_time(fingerprinter, music
     for bad in ((5.0, 5.5), (-1.0, 4.0), (24.8, 40.0), (float("nan"), 3.0)):
         with pytest.raises(LuminaError, match="selection"):
             fingerprinter.fingerprint_file(music_files[0], span=bad)
+
+
+def test_fingerprint_loaded_equals_fingerprint_file(fingerprinter, music_files):
+    from lumina.audio import load_audio
+    from lumina.errors import LuminaError
+
+    rate = fingerprinter.model.sample_rate
+    streamed = fingerprinter.fingerprint_file(music_files[0])  # 44.1 kHz stereo → resampled
+    loaded = fingerprinter.fingerprint_loaded(load_audio(music_files[0], rate))
+    for channel in streamed.channels:
+        assert np.array_equal(streamed.chunk_vectors[channel], loaded.chunk_vectors[channel])
+    assert loaded.audio_sha256 == streamed.audio_sha256 and loaded.source == "song0.wav"
+    with pytest.raises(LuminaError, match="needs"):
+        fingerprinter.fingerprint_loaded(load_audio(music_files[0], 16000))
