@@ -104,6 +104,10 @@ def _model_spec_for_manifest(spec: str) -> str:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    if getattr(args, "ray", None) is not None:  # fingerprint on a Ray cluster
+        from lumina.cluster import cmd_index_ray
+
+        return cmd_index_ray(args)
     from lumina.fingerprint import Fingerprinter
     from lumina.library import (
         Library,
@@ -264,8 +268,7 @@ def _print_result(result, stream=None, top: int | None = None) -> None:
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
     from lumina.analysis import analyze
-    from lumina.fingerprint import Fingerprinter
-    from lumina.library import Library, LibraryError
+    from lumina.library import Library, LibraryError, fingerprinter_for
 
     library_path = Path(args.library).expanduser()
     with Library.open(library_path) as lib:
@@ -273,12 +276,8 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
             raise LibraryError(
                 f"library {lib.name} is empty: index songs first "
                 f"(lumina index FOLDER --library {args.library})")
-        mf = lib.manifest
-        _, model = _load_model_for(args.model, library_path)
-        fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size,
-                                      dim=mf.dim, seed=mf.projection_seed,
-                                      chunk_seconds=mf.chunk_seconds,
-                                      blocks=mf.projection_blocks)
+        fingerprinter = fingerprinter_for(lib, model=args.model, device=args.device,
+                                          batch_size=args.batch_size)
         result = analyze(Path(args.track), lib, fingerprinter, null=args.null, top=args.top,
                          progress=ProgressBar("fingerprint"))
     _print_result(result)
@@ -310,6 +309,65 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from lumina.validation import (
+        ValidationConfig,
+        check_output_path,
+        format_table,
+        run_validation,
+        write_json,
+        write_markdown,
+    )
+
+    check_output_path(args.json, "--json")
+    check_output_path(args.markdown, "--markdown")
+    config = ValidationConfig.quick_config() if args.quick else ValidationConfig.full()
+    result = run_validation(config, progress=ProgressBar,
+                            say=lambda line: print(line, file=sys.stderr))
+    print(format_table(result))
+    if args.json:
+        print(f"wrote {write_json(result, args.json)}")
+    if args.markdown:
+        print(f"wrote {write_markdown(result, args.markdown)}")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from lumina.audit import load_policy, run_audit
+
+    policy = load_policy(args.policy)
+    bar = ProgressBar("audit")
+
+    def on_row(row) -> None:
+        if row.status == "error":
+            _print_line(bar, f"error: {row.file}: {row.error}")
+        for warning in row.warnings:
+            _print_line(bar, f"warning: {row.file}: {warning}")
+
+    summary = run_audit(args.inputs, Path(args.library).expanduser(), Path(args.out),
+                        policy=policy, model=args.model, device=args.device,
+                        write_pdf=not args.no_pdf, progress=bar, on_row=on_row)
+    print(f"  {'track':<34} {'verdict':<8} {'composition':<30} {'production':<30}")
+    for row in summary.rows:
+        cells = []
+        for name in ("composition", "production"):
+            ch = row.channels.get(name)
+            cells.append(f"{_clip(ch.title, 18)} {ch.share:4.0%} {ch.confidence:.3f}"
+                         if ch else "—")
+        verdict = row.verdict if row.status != "error" else "ERROR"
+        again = " (already audited)" if row.status == "skipped" else ""
+        print(f"  {_clip(row.file, 34):<34} {verdict:<8} {cells[0]:<30} {cells[1]:<30}{again}")
+    c = summary.counts()
+    print(f"{len(summary.rows)} track(s): {c['flag']} flag, {c['review']} review, "
+          f"{c['clear']} clear, {c['error']} error(s), {c['warning']} with warnings, "
+          f"{c['skipped']} already audited; {summary.seconds:.1f} s "
+          f"(policy {policy.name}: alpha {policy.alpha:g}, {policy.correction}, "
+          f"flag at share >= {policy.flag_share:.0%})")
+    for path in summary.summary_files:
+        print(f"wrote {path}" + (" (signed)" if path.suffix != ".csv" else ""))
+    return EXIT_ERROR if c["error"] else 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from lumina.report import verify_report
 
@@ -317,6 +375,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     predicate = check.verified.predicate
     who = "the trusted key" if args.key else "an untrusted key (pass --key to pin the signer)"
     print(f"valid: {Path(args.report).name} — signed by {check.signer} ({who})")
+    if "rows" in predicate:  # an audit summary
+        c = predicate["counts"]
+        print(f"  audit summary of {len(predicate['rows'])} track(s): {c['flag']} flag, "
+              f"{c['review']} review, {c['clear']} clear, {c['error']} error(s); library "
+              f"{predicate['library']['name']}, model {predicate['model']['name']}, "
+              f"created {predicate['created']} by the signer's clock")
+        return 0
     print(f"  audio {predicate['track']['source']} sha256 {check.audio_sha256[:16]}…"
           + (" (matches the given file)" if check.audio_matches else ""))
     print(f"  model {predicate['model']['name']} {predicate['model']['weights_sha256'][:16]}…, "
@@ -382,6 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "model, or lumina-tiny for a new library)")
     ix.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     ix.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    ix.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="fingerprint on Ray actors, this process writing the library: a "
+                         "local Ray instance, or 'auto' / HOST:PORT for a running cluster "
+                         "(needs lumina-attribution[cluster]; put --ray after the folders "
+                         "or write --ray=ADDRESS)")
+    ix.add_argument("--ship-audio", action="store_true",
+                    help="with --ray: send each file's bytes to the workers instead of "
+                         "letting them read a path all nodes see")
     ix.add_argument("-v", "--verbose", action="store_true",
                     help="also list indexed songs and songs already in the library")
     ix.set_defaults(func=_cmd_index)
@@ -417,6 +490,33 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     at.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
     at.set_defaults(func=_cmd_attribute)
+
+    va = sub.add_parser("validate", help="the validation study: reproducibility, causal link, "
+                                         "channel separation, gate calibration, robustness, "
+                                         "baseline")
+    va.add_argument("--quick", action="store_true",
+                    help="a reduced study (4 x 2 songs of 8 s, about a minute) instead of the "
+                         "demo catalog (8 x 4 songs of 24 s)")
+    va.add_argument("--json", metavar="OUT", help="write every number and the protocol as JSON")
+    va.add_argument("--markdown", metavar="OUT",
+                    help="write the table and protocol as Markdown (notes after the marker "
+                         "line of an existing file are kept)")
+    va.set_defaults(func=_cmd_validate)
+
+    au = sub.add_parser("audit", help="attribute a folder of tracks: signed reports, verdicts "
+                                      "and a signed summary (resumable)")
+    au.add_argument("inputs", nargs="+", metavar="FOLDER|FILE", help="audio files or folders")
+    au.add_argument("--library", required=True, metavar="LIB", help="library folder")
+    au.add_argument("--out", required=True, metavar="DIR",
+                    help="where the reports and summary.csv/json/pdf go")
+    au.add_argument("--policy", metavar="FILE",
+                    help="verdict policy (TOML); default alpha 0.001 with Sidak correction, "
+                         "flag at share >= 50%%")
+    au.add_argument("--no-pdf", action="store_true", help="JSON reports only (faster)")
+    au.add_argument("--model", default=None,
+                    help="the library's model (default: the one recorded in the library)")
+    au.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    au.set_defaults(func=_cmd_audit)
 
     ve = sub.add_parser("verify", help="check a signed report (exit 0 valid, 1 invalid, "
                                        "2 unreadable)")

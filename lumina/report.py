@@ -105,6 +105,15 @@ def verify_report(path: Path, *, trusted_key: Path | None = None,
     trusted = load_public_key(trusted_key) if trusted_key else None
     verified = verify_envelope(envelope, PUBLIC_KEY_FIELD, trusted=trusted, name=path.name)
     stmt = verified.statement
+    from lumina.audit import AUDIT_PREDICATE_TYPE, check_summary
+
+    if stmt.get("predicateType") == AUDIT_PREDICATE_TYPE:
+        check_summary(stmt, path.name)
+        if audio is not None:
+            raise InvalidReport(f"{path.name}: an audit summary covers many tracks; check "
+                                "--audio against the track's own report")
+        return ReportCheck(verified=verified, signer=verified.keyid, audio_sha256="",
+                           audio_matches=None)
     if stmt.get("predicateType") != PREDICATE_TYPE:
         raise InvalidReport(f"{path.name}: not a LUMINA attribution report "
                             f"(predicate type {stmt.get('predicateType')!r})")

@@ -82,8 +82,22 @@ def _summary_table(p: dict[str, Any]) -> Table:
     return table
 
 
+VERDICT_COLOURS = {"clear": colors.HexColor("#15803d"), "review": colors.HexColor("#b45309"),
+                   "flag": colors.HexColor("#b91c1c")}
+
+
+def _verdict_paragraph(audit: dict[str, Any], st: dict[str, ParagraphStyle]) -> Paragraph:
+    policy = audit["policy"]
+    colour = VERDICT_COLOURS.get(audit["verdict"], GREY).hexval()[2:]
+    return Paragraph(
+        f"<b>Verdict: <font color='#{colour}'>{_esc(audit['verdict'].upper())}</font></b> — "
+        f"{_esc(audit['reason'])}. Policy <i>{_esc(policy['name'])}</i>: α = "
+        f"{policy['alpha']:g} per channel ({policy['correction']} correction), flag at a "
+        f"share ≥ {_pct(policy['flag_share'])}.", st["body"])
+
+
 def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
-    out = []
+    out = [_verdict_paragraph(p["audit"], st)] if p.get("audit") else []
     for name, ch in p["channels"].items():
         qualifying = [i for i in ch["influences"] if i["qualifies"]]
         if qualifying:
@@ -305,15 +319,7 @@ def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
             Paragraph(_esc(w), st["body"]) for w in p["track"]["warnings"]]
 
     buffer = io.BytesIO()
-
-    def footer(canvas, doc) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.setFillColor(GREY)
-        canvas.drawString(18 * mm, 10 * mm, f"LUMINA {p['software_version']} · signed by "
-                          f"{p['signer']['fingerprint'][:23]}… · page {doc.page}")
-        canvas.restoreState()
-
+    footer = _signature_line(p)
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=16 * mm, bottomMargin=16 * mm,
                             title=f"LUMINA report — {p['track']['source']}",
@@ -349,3 +355,96 @@ def attached_envelope(pdf: bytes, name: str) -> bytes:
     if not data:
         raise UnreadableReport(f"{name}: PDF without an attached LUMINA report")
     return data[0]
+
+
+def _signature_line(p: dict[str, Any]):
+    def footer(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.setFillColor(GREY)
+        canvas.drawString(18 * mm, 10 * mm, f"LUMINA {p['software_version']} · signed by "
+                          f"{p['signer']['fingerprint'][:23]}… · page {doc.page}")
+        canvas.restoreState()
+    return footer
+
+
+def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
+    """Render a signed audit summary (see :mod:`lumina.audit`) and attach its envelope."""
+    payload = json.loads(base64.b64decode(envelope["payload"]))
+    p = payload["predicate"]
+    st = _styles()
+    counts, policy, lib, model = p["counts"], p["policy"], p["library"], p["model"]
+    head = Table([
+        ["Library", f"{lib['name']}: {lib['songs']} songs  (digest {str(lib['digest'])[:16]}…)"],
+        ["Model", f"{model['name']}  (weights {model['weights_sha256'][:16]}…)"],
+        ["Policy", f"{policy['name']}: α = {policy['alpha']:g} per track and channel "
+                   f"({policy['correction']} correction over the library), flag at a share "
+                   f"≥ {_pct(policy['flag_share'])}"],
+        ["Tracks", f"{len(p['rows'])}: {counts['flag']} flag, {counts['review']} review, "
+                   f"{counts['clear']} clear, {counts['error']} error(s), "
+                   f"{counts['warning']} with warnings"
+                   + (" — run cancelled before the end" if p.get("cancelled") else "")],
+        ["Created", f"{p['created']}  (the signer's own clock; not a trusted timestamp)"],
+    ], colWidths=[24 * mm, 150 * mm])
+    head.setStyle(TableStyle([
+        ("FONT", (0, 0), (0, -1), "Helvetica-Bold", 8),
+        ("FONT", (1, 0), (1, -1), "Helvetica", 8),
+        ("TEXTCOLOR", (0, 0), (0, -1), GREY),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    cell = ParagraphStyle("cell", parent=st["body"], fontSize=7, leading=8.5)
+    rows = [["Track", "Verdict", "Composition: strongest", "Production: strongest", "Notes"]]
+    styles = [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7.5),
+              ("LINEBELOW", (0, 0), (-1, 0), 0.5, GREY),
+              ("VALIGN", (0, 0), (-1, -1), "TOP"),
+              ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f3f4f6")])]
+
+    def strongest(row: dict[str, Any], name: str) -> Paragraph:
+        ch = row["channels"].get(name)
+        if not ch:
+            return Paragraph("—", cell)
+        mark = "<b>" if ch["counts"] else ""
+        end = "</b>" if ch["counts"] else ""
+        return Paragraph(f"{mark}{_esc(ch['title'])}{end}<br/>share {_pct(ch['share'])}, "
+                         f"conf. {_pct(ch['confidence'])}", cell)
+
+    for i, row in enumerate(p["rows"], start=1):
+        verdict = row["verdict"] or row["status"]
+        notes = row["error"] or "; ".join(row["warnings"])
+        if row["status"] == "skipped":
+            notes = ("already audited; " + notes).rstrip("; ")
+        rows.append([Paragraph(_esc(row["file"]), cell), Paragraph(
+            f"<b>{_esc(verdict.upper())}</b>", cell), strongest(row, "composition"),
+            strongest(row, "production"), Paragraph(_esc(notes), cell)])
+        colour = VERDICT_COLOURS.get(row["verdict"]) if row["status"] != "error" else GREY
+        if colour is not None:
+            styles.append(("TEXTCOLOR", (1, i), (1, i), colour))
+    table = Table(rows, colWidths=[42 * mm, 16 * mm, 40 * mm, 40 * mm, 36 * mm], repeatRows=1)
+    table.setStyle(TableStyle(styles))
+    story = [
+        Paragraph("LUMINA audit summary", st["title"]),
+        Paragraph("Each track was attributed against the library; its signed report lies in "
+                  "the tracks/ folder next to this summary. Bold songs count for the verdict.",
+                  st["small"]),
+        Spacer(1, 3 * mm), head, Spacer(1, 4 * mm), table, Spacer(1, 4 * mm),
+        Paragraph("How verdicts are decided", st["h2"]),
+        Paragraph("A song <i>counts</i> when its confidence in a channel reaches "
+                  "(1 − α)<super>1/N</super> for a library of N songs (Šidák): then an "
+                  "unrelated track is called <i>clear</i> with probability 1 − α per channel "
+                  "whatever the library's size, where the per-song 95 % gate alone would let "
+                  "5 % of all library songs through. <b>clear</b>: no song counts; "
+                  "<b>review</b>: a song counts with a share below the flag threshold; "
+                  "<b>flag</b>: a song counting holds at least that share.", st["body"]),
+        Paragraph("Signature", st["h2"]),
+        Paragraph(f"Signed with Ed25519 key <font face='Courier'>{p['signer']['fingerprint']}"
+                  "</font>; the signed JSON is attached as <i>lumina-report.json</i>. Verify "
+                  "offline with <font face='Courier'>lumina verify summary.pdf --key "
+                  "signer.pub</font>.", st["body"]),
+    ]
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm,
+                            topMargin=16 * mm, bottomMargin=16 * mm,
+                            title="LUMINA audit summary", author="LUMINA")
+    footer = _signature_line(p)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return _attach(buffer.getvalue(), envelope, Path(path))

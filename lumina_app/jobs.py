@@ -24,6 +24,8 @@ __all__ = [
     "LibrarySummary",
     "TrackData",
     "analyze_track",
+    "audit_output_folder",
+    "audit_tracks",
     "create_library",
     "index_folder",
     "load_track",
@@ -196,6 +198,26 @@ def analyze_track(track: Path, library_path: Path, progress: Progress,
     fingerprinter = cache.fingerprinter(library_path, device)
     return analyze(track, library_path, fingerprinter, progress=progress, cancel=cancel,
                    span=span)
+
+
+def audit_output_folder(inputs: list[Path]) -> Path:
+    """Where the app writes an audit: ``<user data>/audits/<first input's name>``."""
+    from lumina.signing import key_folder as user_data_folder
+
+    first = Path(inputs[0])
+    name = first.name if first.is_dir() else (first.parent.name or "tracks")
+    return user_data_folder() / "audits" / (name or "tracks")
+
+
+def audit_tracks(inputs: list[Path], library_path: Path, out: Path, progress: Progress,
+                 cancel: threading.Event, cache: EngineCache, device: str = "auto",
+                 on_row: Callable[[object], None] | None = None) -> object:
+    """Run :func:`lumina.audit.run_audit` with the app's cached fingerprinter."""
+    from lumina.audit import run_audit
+
+    fingerprinter = cache.fingerprinter(library_path, device)
+    return run_audit(inputs, library_path, out, fingerprinter=fingerprinter,
+                     progress=progress, on_row=on_row, cancel=cancel)
 
 
 def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> object:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from lumina.progress import ProgressState
 from lumina_app import jobs
+from lumina_app.audit_panel import AuditPanel
 from lumina_app.library_panel import LibraryPanel
 from lumina_app.player import Player
 from lumina_app.results import ChannelBars, ConfidenceView, InfluenceTable
@@ -79,6 +80,12 @@ def apply_dark_theme(app: QApplication) -> None:
 def _clock(seconds: float) -> str:
     seconds = max(0.0, seconds)
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+class _RowRelay(QObject):
+    """Carries audit rows from the worker to the UI thread (a queued signal)."""
+
+    row = Signal(object)
 
 
 class MainWindow(QMainWindow):
@@ -219,6 +226,22 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.library_dock = dock
+
+        self.audit_panel = AuditPanel()
+        self.audit_panel.auditRequested.connect(self.audit)
+        self.audit_panel.cancelRequested.connect(self.cancel_audit)
+        self.audit_panel.openTrackRequested.connect(self.open_track)
+        self.audit_task: Task | None = None
+        self.row_relay = _RowRelay(self)
+        self.row_relay.row.connect(self.audit_panel.add_row)
+        audit_dock = QDockWidget("Audit queue", self)
+        audit_dock.setObjectName("audit-dock")
+        audit_dock.setWidget(self.audit_panel)
+        audit_dock.setFeatures(dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, audit_dock)
+        self.tabifyDockWidget(dock, audit_dock)
+        dock.raise_()
+        self.audit_dock = audit_dock
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -507,6 +530,44 @@ class MainWindow(QMainWindow):
             text += " " + outcome.messages[0] + (
                 f" (+{len(outcome.messages) - 1} more)" if len(outcome.messages) > 1 else "")
         self.library_panel.show_idle(text)
+
+    # -- audit -----------------------------------------------------------------------------
+    def audit(self, inputs: list[Path], out: Path | None = None) -> None:
+        """Audit files/folders against the current library into ``out`` (default: the user
+        data folder's ``audits/<name>``), rows appearing in the queue as they finish."""
+        if self.audit_task is not None:
+            self._show_error("An audit is already running; cancel it first.")
+            return
+        if self.library is None or self.library.songs == 0:
+            self._show_error("Open a library with songs in it before auditing.")
+            return
+        inputs = [Path(p) for p in inputs]
+        out = Path(out) if out is not None else jobs.audit_output_folder(inputs)
+        self.audit_dock.raise_()
+        self.audit_panel.start(f"Auditing {', '.join(p.name for p in inputs)} against "
+                               f"{self.library.name} into {out}…")
+        work = functools.partial(jobs.audit_tracks, inputs, self.library.path, out,
+                                 cache=self.cache, device=self.settings.device,
+                                 on_row=self.row_relay.row.emit)
+
+        def finished() -> None:
+            self.audit_task = None
+
+        def failed(message: str) -> None:
+            self.audit_panel.show_idle(f"⚠ {message}")
+            self._show_error(message)
+
+        def cancelled() -> None:
+            self.audit_panel.show_idle("Audit cancelled; the tracks that finished keep their "
+                                       "signed reports and are skipped when you rerun it.")
+
+        self.audit_task = self._start(work, "audit", succeeded=self.audit_panel.show_done,
+                                      progressed=self.audit_panel.show_progress,
+                                      failed=failed, cancelled=cancelled, done=finished)
+
+    def cancel_audit(self) -> None:
+        if self.audit_task is not None:
+            self.audit_task.cancel()
 
     # -- analysis --------------------------------------------------------------------------
     def analyze(self) -> None:
