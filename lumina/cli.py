@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "channel separation, gate calibration, robustness, "
                                          "baseline")
     va.add_argument("--quick", action="store_true",
-                    help="a reduced study (4 x 2 songs of 8 s, about a minute) instead of the "
+                    help="a reduced study (4 x 2 songs of 8 s, under a minute) instead of the "
                          "demo catalog (8 x 4 songs of 24 s)")
     va.add_argument("--json", metavar="OUT", help="write every number and the protocol as JSON")
     va.add_argument("--markdown", metavar="OUT",

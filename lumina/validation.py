@@ -523,30 +523,17 @@ class Study:
                                    hashlib.sha256(ident.encode()).hexdigest()[:16])
 
     def _build_library(self) -> None:
-        """The demo library (same folders as ``lumina demo``), built if missing."""
-        from lumina.library import Library, identity_of_fingerprinter, index_files
-        from lumina.models import DEFAULT_MODEL
+        """The demo library (the one ``lumina demo`` uses), built if missing."""
+        from lumina.demo.run import prepare_demo_library
 
-        model = self.model
-        songs_dir = self.cache / "catalog"
-        if not (songs_dir / "catalog.json").exists():
-            self.say(f"Rendering the catalog ({len(self.catalog.songs)} songs) into {songs_dir}")
-            self.catalog.write(songs_dir, progress=self.bar("catalog"))
-        paths = [songs_dir / s.filename for s in self.catalog.songs]
+        cfg = self.config
+        demo = prepare_demo_library(model=self.model, n_compositions=cfg.n_compositions,
+                                    n_timbres=cfg.n_timbres, seconds=cfg.seconds,
+                                    catalog_seed=cfg.catalog_seed, progress=self.bar,
+                                    say=self.say)
+        paths = [demo.cache / "catalog" / s.filename for s in self.catalog.songs]
         self.song_paths = paths
-        lib = Library.open_or_create(self.cache / "demo-catalog",
-                                     identity_of_fingerprinter(self.fingerprinter),
-                                     model_spec=model.source if model.name != DEFAULT_MODEL
-                                     else DEFAULT_MODEL)
-        with lib:
-            if len(lib) < len(paths):
-                self.say(f"Indexing the catalog into {lib.path} (first run only)")
-                with lib.writer() as writer:
-                    summary = index_files(writer, paths, self.fingerprinter,
-                                          progress=self.bar("index"))
-                if summary.failed:
-                    raise LuminaError(f"{summary.failed} catalog song(s) failed to index")
-        self.attach_library(lib.path, paths, [s.id for s in self.catalog.songs])
+        self.attach_library(demo.path, paths, [s.id for s in self.catalog.songs])
 
     def attach_library(self, library_path: Path, paths: Sequence[Path],
                        names: Sequence[str]) -> None:
@@ -1155,7 +1142,7 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
                     "1024; standardised on the library) and 12-bin chroma (n_fft 8192, 60-2100 "
                     "Hz; centred on the library), cosine; song identity: mean of the two "
                     "cosines",
-        "cache": str(study.cache / "validation"),
+        "cache": _cache_label(str(study.cache / "validation")),  # under the cache root
         "cache_hits": study.store.hits, "cache_misses": study.store.misses,
         "created": _now(),
         "elapsed_seconds": round(time.monotonic() - t0, 1),
@@ -1295,7 +1282,7 @@ def to_markdown(result: dict, notes: str = "") -> str:
                                 result["details"]["robustness"]["transforms"].items()) + ".",
         f"- Row 6: {p['baseline']}. Chroma stands in for the composition channel, MFCC for the "
         "production channel.",
-        f"- Cache: `{_cache_label(p['cache'])}` under the cache root (`$LUMINA_CACHE` or the "
+        f"- Cache: `{p['cache']}` under the cache root (`$LUMINA_CACHE` or the "
         "user cache folder): continuations, fingerprints and features, keyed by model digest "
         "and parameters.",
         "",
@@ -1313,9 +1300,8 @@ def to_markdown(result: dict, notes: str = "") -> str:
         NOTES_MARKER,
     ]
     text = "\n".join(out) + "\n"
-    if notes:
-        text += notes if notes.startswith("\n") else "\n" + notes
-    return text
+    notes = notes.lstrip("\n")
+    return text + "\n" + notes if notes else text
 
 
 def _cache_label(path: str) -> str:

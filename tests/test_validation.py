@@ -212,6 +212,7 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
     assert p["software_version"] and p["torch"] and p["numpy"]
     assert p["causal_link"]["queries"] == 8 and p["config"]["generation_seed"] == 0
     assert p["fingerprint"]["dim"] == 512
+    assert p["cache"].startswith("demo/") and p["cache"].endswith("/validation")
     assert result["default_null"] in NULLS and result["recommended_null"] in NULLS
     assert result["recommended_null_reason"]
 
@@ -230,8 +231,6 @@ def test_quick_rerun_comes_from_the_cache_with_the_same_numbers(quick_run):
     assert second["protocol"]["cache_hits"] > 0
     assert [(r["id"], r["value"]) for r in first["rows"]] == \
            [(r["id"], r["value"]) for r in second["rows"]]
-    assert quick_run["seconds"][1] < quick_run["seconds"][0]
-    assert quick_run["seconds"][0] < 600  # the limit for --quick
 
 
 def test_quick_markdown_has_the_table_and_keeps_notes(quick_run):
@@ -245,9 +244,16 @@ def test_quick_markdown_has_the_table_and_keeps_notes(quick_run):
     assert text.count("Hand-written note.") == 1
 
 
-def test_write_markdown_into_a_new_file(quick_run, tmp_path):
+def test_write_markdown_into_a_new_file_and_again(quick_run, tmp_path):
     path = write_markdown(quick_run["first"], tmp_path / "new.md")
-    assert NOTES_MARKER in path.read_text(encoding="utf-8")
+    first = path.read_text(encoding="utf-8")
+    assert NOTES_MARKER in first
+    path.write_text(first + "\nA note.\n", encoding="utf-8")
+    write_markdown(quick_run["first"], path)
+    again = path.read_text(encoding="utf-8")
+    write_markdown(quick_run["first"], path)
+    assert path.read_text(encoding="utf-8") == again  # regenerating changes nothing
+    assert again.endswith(NOTES_MARKER + "\n\nA note.\n")
 
 
 @pytest.mark.parametrize("args", [

@@ -71,7 +71,8 @@ class DemoLibrary:
 
 
 def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int = 4,
-                         seconds: float = 24.0, progress: ProgressFactory | None = None,
+                         seconds: float = 24.0, catalog_seed: int = 0,
+                         progress: ProgressFactory | None = None,
                          say: Callable[[str], None] = print,
                          cancel: object | None = None) -> DemoLibrary:
     """Render the demo catalog and index it with the embedded model, once per cache.
@@ -88,7 +89,7 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
         return progress(label) if progress is not None else None
 
     model = model or load_model(DEFAULT_MODEL)
-    catalog = build_catalog(n_compositions, n_timbres, seconds=seconds)
+    catalog = build_catalog(n_compositions, n_timbres, seconds=seconds, seed=catalog_seed)
     if model.sample_rate != catalog.rate:
         raise LuminaError(f"the demo needs a {catalog.rate} Hz model; {model.name} runs at "
                           f"{model.sample_rate} Hz")
