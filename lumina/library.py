@@ -55,12 +55,14 @@ from lumina.attribution import (
     DEFAULT_COHORT_SIZE,
     DEFAULT_LAMBDA,
     DEFAULT_NULL,
+    DEFAULT_TOP_K,
     GATE,
     Attribution,
     ChannelIndex,
     KernelRegression,
     attribute,
     cohort_indices,
+    resolve_top_k,
     song_null_stats,
     unit_rows,
 )
@@ -70,6 +72,7 @@ __all__ = [
     "FORMAT_VERSION",
     "IDENTITY_FIELDS",
     "IndexEvent",
+    "IndexRun",
     "IndexSummary",
     "Library",
     "LibraryAttribution",
@@ -82,6 +85,7 @@ __all__ = [
     "SongMeta",
     "VerifyReport",
     "collect_audio_files",
+    "fingerprint_for_index",
     "fingerprinter_for",
     "identity_of_fingerprinter",
     "index_files",
@@ -1305,7 +1309,7 @@ class Library:
             return self._tmp_cache
 
     def prepare(self, *, lam: float = DEFAULT_LAMBDA, cohort_size: int = DEFAULT_COHORT_SIZE,
-                seed: int = 0, top_k: int | None = None,
+                seed: int = 0, top_k: int | str | None = DEFAULT_TOP_K,
                 progress: Callable[[int, int], None] | None = None) -> PreparedLibrary:
         """The prepared live rows, from the cache or built now (then cached on disk).
 
@@ -1320,9 +1324,12 @@ class Library:
         LibraryError
             The library is empty, or a stored row is not finite.
         """
+        requested_top_k = top_k
         for attempt in range(3):
             with _read_tx(self._conn):
                 snap = self.snapshot()
+                # "auto" depends on the cohort, i.e. on how many songs are live now.
+                top_k = resolve_top_k(requested_top_k, min(snap.live_rows, int(cohort_size)))
                 key = _cache_key(self.manifest.library_id, snap.rows_version, lam, cohort_size,
                                  seed, top_k)
                 if self._prepared is not None and self._prepared.key == key:
@@ -1514,7 +1521,7 @@ class Library:
                   chunks: Mapping[str, np.ndarray] | None = None, null: str = DEFAULT_NULL,
                   gate: float = GATE, top: int | None = 20, lam: float = DEFAULT_LAMBDA,
                   cohort_size: int = DEFAULT_COHORT_SIZE, seed: int = 0,
-                  top_k: int | None = None,
+                  top_k: int | str | None = DEFAULT_TOP_K,
                   params: Mapping[str, object] | None = None) -> LibraryAttribution:
         """Attribute a query's fingerprints against the live songs (DESIGN §1 steps 5–8).
 
@@ -1637,16 +1644,40 @@ class LibraryWriter:
         int
             The new song id.
         """
-        params = dict(fp.parameters())  # type: ignore[attr-defined]
-        params["channels"] = list(fp.channels)  # type: ignore[attr-defined]
-        self.manifest.check_compatible(params, "this fingerprint", f"library {self.library.name}")
-        times = np.asarray(fp.chunk_times, dtype=np.float64).reshape(-1, 2)  # type: ignore[attr-defined]
-        loss = np.asarray(fp.loss, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
-        track = {c: np.asarray(v, dtype=np.float32)[None, :] for c, v in fp.channels.items()}  # type: ignore[attr-defined]
-        chunks = {c: np.asarray(v, dtype=np.float32) for c, v in fp.chunk_vectors.items()}  # type: ignore[attr-defined]
-        ids = self.append_vectors(track, [meta], chunks=chunks, chunk_counts=[times.shape[0]],
-                                  chunk_times=times, chunk_loss=loss)
-        return int(ids[0])
+        return int(self.add_fingerprints([fp], [meta])[0])
+
+    def add_fingerprints(self, fps: Sequence[object], metas: Sequence[SongMeta]) -> np.ndarray:
+        """Append several songs from their fingerprints in one transaction (in order).
+
+        The rows and ids are those of :meth:`add_fingerprint` called on each in turn; one
+        fsync per file and one commit for the batch is what makes it cheaper.
+
+        Returns
+        -------
+        (B,) int64 ndarray
+            The new song ids.
+        """
+        if len(fps) != len(metas):
+            raise LibraryError("add_fingerprints needs one SongMeta per fingerprint")
+        if not fps:
+            return np.zeros(0, dtype=np.int64)
+        for fp in fps:
+            params = dict(fp.parameters())  # type: ignore[attr-defined]
+            params["channels"] = list(fp.channels)  # type: ignore[attr-defined]
+            self.manifest.check_compatible(params, "this fingerprint",
+                                           f"library {self.library.name}")
+        names = list(fps[0].channels)  # type: ignore[attr-defined]
+        times = np.concatenate([np.asarray(fp.chunk_times, dtype=np.float64).reshape(-1, 2)  # type: ignore[attr-defined]
+                                for fp in fps])
+        loss = np.concatenate([np.asarray(fp.loss, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
+                               for fp in fps])
+        counts = [int(np.asarray(fp.chunk_times).reshape(-1, 2).shape[0]) for fp in fps]  # type: ignore[attr-defined]
+        track = {c: np.stack([np.asarray(fp.channels[c], dtype=np.float32) for fp in fps])  # type: ignore[attr-defined]
+                 for c in names}
+        chunks = {c: np.concatenate([np.asarray(fp.chunk_vectors[c], dtype=np.float32)  # type: ignore[attr-defined]
+                                     for fp in fps]) for c in names}
+        return self.append_vectors(track, list(metas), chunks=chunks, chunk_counts=counts,
+                                   chunk_times=times, chunk_loss=loss)
 
     def append_vectors(self, track: Mapping[str, np.ndarray], songs: Sequence[SongMeta], *,
                        chunks: Mapping[str, np.ndarray] | None = None,
@@ -2183,6 +2214,12 @@ def collect_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[
 
 @dataclass
 class _Prepared:
+    """One file on its way into the library: what is known before it is fingerprinted.
+
+    ``error`` (one line) or ``skip`` (why it is not fingerprinted) end its way early;
+    ``chunks`` holds the decoded audio of a song short enough to decode ahead.
+    """
+
     path: Path
     sha256: str = ""
     meta: SongMeta | None = None
@@ -2199,14 +2236,65 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+class _SkipCheck:
+    """Which files are not fingerprinted, decided from the audio SHA-256 alone: audio that is
+    already a live song of the library, and audio seen earlier in the same run (the first
+    file of a run with that audio is the one indexed). Call it on files in run order."""
+
+    def __init__(self, known: Mapping[str, int]) -> None:
+        self._known = known
+        self._seen: dict[str, Path] = {}
+
+    def __call__(self, item: _Prepared) -> bool:
+        """Fill ``item.skip`` (and ``item.existing_id``) and return True when ``item`` is
+        not to be fingerprinted; otherwise remember its audio and return False."""
+        sha = item.sha256
+        if sha in self._known:
+            item.existing_id = self._known[sha]
+            item.skip = f"{item.path.name}: already in the library (song {item.existing_id})"
+            return True
+        if sha in self._seen:
+            item.skip = f"{item.path.name}: same audio as {self._seen[sha].name}"
+            return True
+        self._seen[sha] = item.path
+        return False
+
+
+def _prepare_file(path: Path, rate: int, chunk_seconds: float,
+                  skip: _SkipCheck | None = None) -> _Prepared:
+    """Hash a file, check whether it is to be skipped, read its tags and length, and decode
+    it when it is short enough to hold in memory. Errors end up in ``item.error``."""
+    from lumina.audio import chunk_bounds, file_sha256, iter_chunks, probe
+
+    item = _Prepared(path=path)
+    try:
+        item.sha256 = file_sha256(path)
+        if skip is not None and skip(item):
+            return item
+        info = probe(path)
+        title, artist, isrc = read_song_meta(path)
+        item.meta = SongMeta(title=title, artist=artist, isrc=isrc,
+                             source_path=str(path.resolve()), audio_sha256=item.sha256,
+                             duration=float(info.duration))
+        item.expected = len(chunk_bounds(int(round(info.duration * rate)), rate, chunk_seconds))
+        if info.duration <= _PREFETCH_MAX_SECONDS:
+            item.chunks = list(iter_chunks(path, rate, chunk_seconds,
+                                           warnings_out=item.warnings))
+    except LuminaError as exc:
+        item.error = _one_line(exc)
+    except (OSError, ValueError, RuntimeError, MemoryError) as exc:
+        item.error = f"{path.name}: {_one_line(exc)}"
+    return item
+
+
 class _Prefetcher:
     """Hashes, reads tags and decodes the next file(s) on a background thread while the
     model fingerprints the current one. Decoding (soundfile, soxr, numpy) releases the GIL."""
 
-    def __init__(self, paths: Sequence[Path], known: Mapping[str, int], rate: int,
+    def __init__(self, paths: Sequence[Path], skip: _SkipCheck, rate: int,
                  chunk_seconds: float, depth: int = 1) -> None:
         self._paths = paths
-        self._known = known
+        self._skip = skip
         self._rate = rate
         self._chunk_seconds = chunk_seconds
         self._queue: queue.Queue[_Prepared] = queue.Queue(maxsize=depth)
@@ -2214,43 +2302,12 @@ class _Prefetcher:
         self._thread = threading.Thread(target=self._run, name="lumina-prefetch", daemon=True)
         self._thread.start()
 
-    def _prepare(self, path: Path, seen: dict[str, Path]) -> _Prepared:
-        from lumina.audio import chunk_bounds, file_sha256, iter_chunks, probe
-
-        item = _Prepared(path=path)
-        try:
-            item.sha256 = file_sha256(path)
-            if item.sha256 in self._known:
-                item.existing_id = self._known[item.sha256]
-                item.skip = f"{path.name}: already in the library (song {item.existing_id})"
-                return item
-            if item.sha256 in seen:
-                item.skip = f"{path.name}: same audio as {seen[item.sha256].name}"
-                return item
-            seen[item.sha256] = path
-            info = probe(path)
-            title, artist, isrc = read_song_meta(path)
-            item.meta = SongMeta(title=title, artist=artist, isrc=isrc,
-                                 source_path=str(path.resolve()), audio_sha256=item.sha256,
-                                 duration=float(info.duration))
-            item.expected = len(chunk_bounds(int(round(info.duration * self._rate)), self._rate,
-                                             self._chunk_seconds))
-            if info.duration <= _PREFETCH_MAX_SECONDS:
-                item.chunks = list(iter_chunks(path, self._rate, self._chunk_seconds,
-                                               warnings_out=item.warnings))
-        except LuminaError as exc:
-            item.error = _one_line(exc)
-        except (OSError, ValueError, RuntimeError, MemoryError) as exc:
-            item.error = f"{path.name}: {_one_line(exc)}"
-        return item
-
     def _run(self) -> None:
-        seen: dict[str, Path] = {}
         for path in self._paths:
             if self._stop.is_set():
                 return
             try:
-                item = self._prepare(path, seen)
+                item = _prepare_file(path, self._rate, self._chunk_seconds, self._skip)
             except Exception as exc:  # a bug must not leave the consumer waiting forever
                 item = _Prepared(path=path, error=f"{path.name}: {type(exc).__name__}: "
                                                   f"{_one_line(exc)}")
@@ -2267,6 +2324,77 @@ class _Prefetcher:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class IndexRun:
+    """The bookkeeping of one indexing run: which files to skip, counts, events, and the
+    commit of one fingerprinted song through the writer.
+
+    :func:`index_files` and the cluster driver (:mod:`lumina.cluster`) both use it, so a
+    song is skipped, committed and reported the same way wherever it was fingerprinted.
+    Feed it the files in run order.
+
+    Attributes
+    ----------
+    summary : IndexSummary
+    skip_check : callable(_Prepared) -> bool
+        Fills ``skip`` for audio already in the library (as of the run's start) or seen
+        earlier in the run.
+    """
+
+    def __init__(self, writer: LibraryWriter,
+                 report: Callable[[IndexEvent], None] | None = None) -> None:
+        self.writer = writer
+        self.summary = IndexSummary()
+        self._report = report
+        self.skip_check = _SkipCheck(writer.live_audio_hashes())
+
+    def emit(self, event: IndexEvent) -> None:
+        # Successes are only counted: a run over a million files keeps no list of them.
+        if event.kind in ("failed", "warning") or (event.kind == "skipped"
+                                                    and event.song_id is None):
+            self.summary.events.append(event)
+        if self._report is not None:
+            self._report(event)
+
+    def failed(self, path: Path, message: str) -> None:
+        self.summary.failed += 1
+        if not message.startswith(path.name):
+            message = f"{path.name}: {message}"
+        self.emit(IndexEvent("failed", path, message))
+
+    def skipped(self, item: _Prepared) -> None:
+        self.summary.skipped += 1
+        if item.existing_id is not None:
+            self.summary.already_indexed += 1
+        else:
+            self.summary.duplicates += 1
+        self.emit(IndexEvent("skipped", item.path, item.skip, item.existing_id))
+
+    def add(self, item: _Prepared, fp: object) -> int:
+        """Append one fingerprinted song (see :func:`_fingerprint_prepared`); its id."""
+        return self.writer.add_fingerprint(fp, _song_meta(item, fp))
+
+    def add_many(self, songs: Sequence[tuple[_Prepared, object]]) -> list[int]:
+        """Append fingerprinted songs in one transaction, in order; their ids. The library
+        ends up as with :meth:`add` on each in turn."""
+        ids = self.writer.add_fingerprints([fp for _, fp in songs],
+                                           [_song_meta(item, fp) for item, fp in songs])
+        return [int(i) for i in ids]
+
+    def indexed(self, item: _Prepared, song_id: int) -> None:
+        self.summary.indexed += 1
+        for w in item.warnings:
+            self.emit(IndexEvent("warning", item.path, w, song_id))
+        title = item.meta.title if item.meta else item.path.name
+        self.emit(IndexEvent("indexed", item.path,
+                             f"{item.path.name}: song {song_id} ({title})", song_id))
+
+    def commit(self, item: _Prepared, fp: object) -> int:
+        """:meth:`add` and :meth:`indexed`: the new song id."""
+        song_id = self.add(item, fp)
+        self.indexed(item, song_id)
+        return song_id
 
 
 def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
@@ -2304,62 +2432,40 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     writer.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
                                      f"library {lib.name}")
     files = [Path(p) for p in paths]
-    summary = IndexSummary()
+    run = IndexRun(writer, report)
+    summary = run.summary
     t0 = time.monotonic()
     model = fingerprinter.model  # type: ignore[attr-defined]
     rate = int(model.sample_rate)
     chunk_seconds = float(fingerprinter.chunk_seconds)  # type: ignore[attr-defined]
 
-    def emit(event: IndexEvent) -> None:
-        # Successes are only counted: a run over a million files keeps no list of them.
-        if event.kind in ("failed", "warning") or (event.kind == "skipped"
-                                                    and event.song_id is None):
-            summary.events.append(event)
-        if report is not None:
-            report(event)
-
-    def fail(item: _Prepared, message: str) -> None:
-        summary.failed += 1
-        if not message.startswith(item.path.name):
-            message = f"{item.path.name}: {message}"
-        emit(IndexEvent("failed", item.path, message))
-
-    prefetch = _Prefetcher(files, writer.live_audio_hashes(), rate, chunk_seconds)
+    prefetch = _Prefetcher(files, run.skip_check, rate, chunk_seconds)
     try:
         for done, item in enumerate(prefetch, start=1):
             if _is_cancelled(cancel):
                 summary.cancelled = True
                 break
             if item.error:
-                fail(item, item.error)
+                run.failed(item.path, item.error)
             elif item.skip:
-                summary.skipped += 1
-                if item.existing_id is not None:
-                    summary.already_indexed += 1
-                else:
-                    summary.duplicates += 1
-                emit(IndexEvent("skipped", item.path, item.skip, item.existing_id))
+                run.skipped(item)
             else:
                 try:
-                    song_id = _index_one(writer, fingerprinter, item, rate, chunk_seconds, cancel)
+                    fp = _fingerprint_prepared(fingerprinter, item, rate, chunk_seconds, cancel)
+                    song_id = run.add(item, fp)
                 except Cancelled:
                     summary.cancelled = True
                     break
                 except LibraryError:
                     raise  # the library itself is in trouble: stop, do not skip past it
                 except LuminaError as exc:
-                    fail(item, _one_line(exc))
+                    run.failed(item.path, _one_line(exc))
                 except (RuntimeError, ValueError, MemoryError) as exc:
                     # torch raises RuntimeError on pathological input; one song must not end
                     # a run over thousands.
-                    fail(item, f"fingerprinting failed: {_one_line(exc)}")
+                    run.failed(item.path, f"fingerprinting failed: {_one_line(exc)}")
                 else:
-                    summary.indexed += 1
-                    for w in item.warnings:
-                        emit(IndexEvent("warning", item.path, w, song_id))
-                    title = item.meta.title if item.meta else item.path.name
-                    emit(IndexEvent("indexed", item.path,
-                                    f"{item.path.name}: song {song_id} ({title})", song_id))
+                    run.indexed(item, song_id)
                 item.chunks = None  # free the decoded audio now, not when the loop moves on
             if progress is not None:
                 progress(done, len(files))
@@ -2369,10 +2475,10 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     return summary
 
 
-def _index_one(writer: LibraryWriter, fingerprinter: object, item: _Prepared, rate: int,
-               chunk_seconds: float,
-               cancel: threading.Event | Callable[[], bool] | None) -> int:
-    """Fingerprint one prepared file and commit it; returns the new song id."""
+def _fingerprint_prepared(fingerprinter: object, item: _Prepared, rate: int,
+                          chunk_seconds: float,
+                          cancel: threading.Event | Callable[[], bool] | None) -> object:
+    """Fingerprint one prepared file (its decoded chunks, or streamed from the file)."""
     from lumina.audio import iter_chunks
 
     assert item.meta is not None
@@ -2384,7 +2490,54 @@ def _index_one(writer: LibraryWriter, fingerprinter: object, item: _Prepared, ra
     fp.source = item.path.name
     fp.duration = item.meta.duration or float(fp.chunk_times[-1, 1])
     fp.warnings = list(item.warnings)
-    meta = SongMeta(title=item.meta.title, artist=item.meta.artist, isrc=item.meta.isrc,
+    return fp
+
+
+def _song_meta(item: _Prepared, fp: object) -> SongMeta:
+    """The catalog row of a fingerprinted file."""
+    assert item.meta is not None
+    return SongMeta(title=item.meta.title, artist=item.meta.artist, isrc=item.meta.isrc,
                     source_path=item.meta.source_path, audio_sha256=item.sha256,
-                    duration=fp.duration, warnings=tuple(item.warnings))
-    return writer.add_fingerprint(fp, meta)
+                    duration=fp.duration, warnings=tuple(item.warnings))  # type: ignore[attr-defined]
+
+
+def fingerprint_for_index(fingerprinter: object, path: str | os.PathLike[str],
+                          model_lock: threading.Lock | None = None) -> tuple[_Prepared, object]:
+    """Everything :func:`index_files` does to one file except the skip check and the commit.
+
+    What a cluster worker runs (:mod:`lumina.cluster`): hash, tags, length, decode and
+    fingerprint, with the same error handling and messages as a local run. The chunks are
+    freed before returning; the fingerprint's ``audio_sha256``, ``duration`` and
+    ``warnings`` are filled in as for a commit.
+
+    Parameters
+    ----------
+    fingerprinter : lumina.fingerprint.Fingerprinter
+    path : the audio file.
+    model_lock : threading.Lock, optional
+        Held while fingerprinting (not while decoding), so two calls in two threads overlap
+        one file's decoding with another's fingerprinting on one model.
+
+    Returns
+    -------
+    (item, fingerprint)
+        ``fingerprint`` is None and ``item.error`` says why (one line) when the file failed.
+    """
+    model = fingerprinter.model  # type: ignore[attr-defined]
+    rate = int(model.sample_rate)
+    chunk_seconds = float(fingerprinter.chunk_seconds)  # type: ignore[attr-defined]
+    item = _prepare_file(Path(path), rate, chunk_seconds)
+    fp = None
+    if not item.error:
+        try:
+            with model_lock if model_lock is not None else contextlib.nullcontext():
+                fp = _fingerprint_prepared(fingerprinter, item, rate, chunk_seconds, None)
+        except LuminaError as exc:
+            item.error = _one_line(exc)
+        except (RuntimeError, ValueError, MemoryError) as exc:
+            item.error = f"fingerprinting failed: {_one_line(exc)}"
+        finally:
+            item.chunks = None
+    if item.error and not item.error.startswith(item.path.name):
+        item.error = f"{item.path.name}: {item.error}"
+    return item, fp
