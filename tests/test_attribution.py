@@ -422,3 +422,20 @@ def test_chunk_scores_compare_by_value_and_timeline_is_unchanged() -> None:
         timeline_with_scores(chunks, index, rows=[20])
     with pytest.raises(TypeError):
         hash(scores)
+
+
+def test_adaptive_snorm_top_k_defaults_to_half_the_cohort():
+    from lumina.attribution import TOP_K_FRACTION, build_channel_index, resolve_top_k
+
+    assert TOP_K_FRACTION == 0.5
+    assert resolve_top_k("auto", 32) == 16 and resolve_top_k("auto", 2000) == 1000
+    assert resolve_top_k("auto", 1) == 1 and resolve_top_k(None, 32) is None
+    assert resolve_top_k(7, 32) == 7
+    for bad in (0, -3, 2.5, True, "half"):
+        with pytest.raises(LuminaError, match="top_k"):
+            resolve_top_k(bad, 32)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 64))
+    assert build_channel_index(x).top_k == 16
+    assert build_channel_index(x, cohort_size=10).top_k == 5
+    assert build_channel_index(x, top_k=None).top_k is None
