@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--out", required=True, metavar="DIR",
                     help="where the reports and summary.csv/json/pdf go")
     au.add_argument("--policy", metavar="FILE",
-                    help="verdict policy (TOML); default alpha 0.001 with Sidak correction, "
+                    help="verdict policy (TOML); default alpha 0.01 with Sidak correction, "
                          "flag at share >= 50%%")
     au.add_argument("--no-pdf", action="store_true", help="JSON reports only (faster)")
     au.add_argument("--model", default=None,
