@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -75,6 +75,16 @@ def apply_dark_theme(app: QApplication) -> None:
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(110, 111, 116))
     app.setPalette(palette)
     pg.setConfigOptions(antialias=True, background=base, foreground=text)
+
+
+def app_icon() -> QIcon:
+    """The LUMINA icon at every size shipped in ``resources/icons`` (empty if missing)."""
+    from lumina_resources import ROOT
+
+    icon = QIcon()
+    for png in sorted((ROOT / "icons" / "hicolor").glob("*/apps/org.lumina.Lumina.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def _clock(seconds: float) -> str:
@@ -753,6 +763,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("LUMINA")
+    # Lets taskbars (Wayland especially) match the window to org.lumina.Lumina.desktop.
+    app.setDesktopFileName("org.lumina.Lumina")
+    app.setWindowIcon(app_icon())
     apply_dark_theme(app)
     window = MainWindow()
     window.show()

@@ -13,6 +13,8 @@ the model saw in training (see :meth:`MusicGenModel.per_example_loss`).
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -91,11 +93,14 @@ def sample_codes(model: MusicGenModel, prompt_codes: torch.Tensor, n_frames: int
     first = prompt.shape[-1] + 1
     feed = grid[:, :first]
     cache = None
+    # transformers ≥ 5.24 renamed past_key_values to cache (and warns on the old name).
+    cache_arg = ("cache" if "cache" in inspect.signature(model.decoder.forward).parameters
+                 else "past_key_values")
     for pos in range(first, total + k):
         out = model.decoder(input_ids=feed.to(device), encoder_hidden_states=states,
-                            encoder_attention_mask=mask, past_key_values=cache,
-                            use_cache=True)
-        cache = out.past_key_values
+                            encoder_attention_mask=mask, use_cache=True,
+                            **{cache_arg: cache})
+        cache = out["cache"] if "cache" in out else out["past_key_values"]
         logits = out.logits[:, -1, :].cpu()  # (B·K = K, card): the next position
         column = grid[:, pos]
         todo = column == UNKNOWN

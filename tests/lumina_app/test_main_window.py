@@ -233,3 +233,10 @@ def test_engine_does_not_import_qt():
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_app_icon_carries_every_shipped_size(qapp):
+    from lumina_app.main import app_icon
+
+    sizes = {s.width() for s in app_icon().availableSizes()}
+    assert {16, 32, 48, 256} <= sizes
