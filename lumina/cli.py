@@ -303,7 +303,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         where = f"ranks #{rank}" if rank else "is not among the listed songs"
         print(f"true source in the {channel} channel: {where}")
     print("(how often the embedded model's continuations are traced back to their source is "
-          "measured in resources/models/lumina-tiny/MODEL_CARD.md)")
+          "measured by `lumina validate`, row 2; the published run is in docs/validation.md)")
     for path in demo.reports:
         print(f"wrote {path} (signed; check it with: lumina verify {path})")
     return 0

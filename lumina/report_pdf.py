@@ -252,8 +252,11 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     null = par["null"]
     null_text = (
         "<b>empirical</b>: each score is compared with how this query and each song score "
-        "against a cohort of library songs (centred fingerprints, S-normalised), so a song "
-        "must stand out from unrelated ones in <i>this</i> library" if null == "empirical" else
+        f"against a cohort of {min(par['cohort_size'], p['library']['songs'])} library songs "
+        "(centred fingerprints, "
+        f"adaptive S-norm over the {par.get('top_k') or 'all'} highest cohort scores), so a "
+        "song must stand out from its nearest neighbours in <i>this</i> library"
+        if null == "empirical" else
         "<b>analytic</b> (the LUMINA paper's): z = cosine × √D, which assumes unrelated "
         "fingerprints are random directions — on trained models they are not, so this gate "
         "lets many unrelated songs through")
