@@ -252,7 +252,8 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     null = par["null"]
     null_text = (
         "<b>empirical</b>: each score is compared with how this query and each song score "
-        f"against a cohort of {min(par['cohort_size'], p['library']['songs'])} library songs "
+        f"against a cohort of {min(par.get('cohort_size') or 10**9, p['library']['songs'])} "
+        "library songs "
         "(centred fingerprints, "
         f"adaptive S-norm over the {par.get('top_k') or 'all'} highest cohort scores), so a "
         "song must stand out from its nearest neighbours in <i>this</i> library"
