@@ -242,6 +242,9 @@ class AnalysisResult:
     created: str
     software_version: str = __version__
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: ``{channel: note}`` for channels measured not to capture what their name says on
+    #: this model (:func:`lumina.models.channel_notes`); shown wherever the channel is.
+    channel_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def null(self) -> str:
@@ -338,7 +341,9 @@ class AnalysisResult:
                    if getattr(fp, "span", None) else {}),
             },
             "model": {"name": fp.model_name,  # type: ignore[attr-defined]
-                      "weights_sha256": fp.model_sha256},  # type: ignore[attr-defined]
+                      "weights_sha256": fp.model_sha256,  # type: ignore[attr-defined]
+                      **({"channel_notes": dict(self.channel_notes)}
+                         if self.channel_notes else {})},
             "parameters": dict(self.parameters),
             "library": self.library.to_json(),
             "channels": {name: ch.to_json() for name, ch in self.channels.items()},
@@ -373,9 +378,11 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
                         null: str = DEFAULT_NULL, top: int | None = DEFAULT_TOP,
                         gate: float = GATE, lam: float = DEFAULT_LAMBDA,
                         cohort_size: int = DEFAULT_COHORT_SIZE,
-                        cohort_seed: int = 0) -> AnalysisResult:
+                        cohort_seed: int = 0,
+                        channel_notes: dict[str, str] | None = None) -> AnalysisResult:
     """Attribute an already computed fingerprint (e.g. to switch the null without
-    fingerprinting the track again).
+    fingerprinting the track again). ``channel_notes`` comes from
+    :func:`lumina.models.channel_notes` of the model that made the fingerprint.
 
     Parameters
     ----------
@@ -457,6 +464,7 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
             fingerprint=fp, attribution=attribution, channels=channels, timeline=timeline,
             library=ref, parameters=parameters, created=_now(),
             warnings=tuple(getattr(fp, "warnings", ()) or ()),
+            channel_notes=dict(channel_notes or {}),
         )
     finally:
         if owned:
@@ -519,8 +527,12 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
                                       f"library {lib.name}")
         fp = fingerprinter.fingerprint_file(  # type: ignore[attr-defined]
             Path(track), progress=progress, cancel=cancel, span=span)
+        from lumina.models import channel_notes
+
         return analyze_fingerprint(fp, lib, null=null, top=top, gate=gate, lam=lam,
-                                   cohort_size=cohort_size, cohort_seed=cohort_seed)
+                                   cohort_size=cohort_size, cohort_seed=cohort_seed,
+                                   channel_notes=channel_notes(
+                                       fingerprinter.model))  # type: ignore[attr-defined]
     finally:
         if owned:
             lib.close()

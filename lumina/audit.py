@@ -348,6 +348,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
     from lumina.analysis import analyze_fingerprint
     from lumina.audio import file_sha256
     from lumina.library import Library, LibraryError, collect_audio_files, fingerprinter_for
+    from lumina.models import channel_notes
     from lumina.report import write_signed_reports
 
     policy = policy or AuditPolicy()
@@ -373,6 +374,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         prepared = lib.prepare()  # built once here, not inside the first track's analysis
         library_digest = prepared.digest
         model_obj = fingerprinter.model  # type: ignore[attr-defined]
+        notes = channel_notes(model_obj)
         library_ref = {"name": lib.name, "library_id": lib.manifest.library_id,
                        "digest": library_digest, "songs": len(lib)}
         model_ref = {"name": model_obj.name, "weights_sha256": model_obj.weights_sha256}
@@ -421,7 +423,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                 try:
                     fp = fingerprinter.fingerprint_loaded(item.audio,  # type: ignore[attr-defined]
                                                           cancel=cancel)
-                    result = analyze_fingerprint(fp, lib)
+                    result = analyze_fingerprint(fp, lib, channel_notes=notes)
                 except Cancelled:
                     cancelled = True
                     break

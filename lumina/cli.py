@@ -245,6 +245,8 @@ def _print_result(result, stream=None, top: int | None = None) -> None:
         print(file=out)
         print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify "
               f"(confidence >= {ch.gate:g}, z >= {ch.z_gate:.3f}); * = qualifies", file=out)
+        if name in result.channel_notes:
+            print(f"  note: {result.channel_notes[name]}", file=out)
         print(f"  {'#':>3}    {'id':>5}  {'title':<28} {'artist':<20} {'cosine':>7} {'z':>7} "
               f"{'conf':>6} {'share':>7}", file=out)
         rows = ch.influences if top is None else ch.influences[:max(top, ch.n_qualifying)]

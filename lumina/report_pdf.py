@@ -109,6 +109,9 @@ def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         else:
             text = (f"<b>{name.capitalize()}:</b> no catalog song stands out from unrelated "
                     f"songs at the {_pct(ch['gate'])} gate — no influence is attributed.")
+        note = p["model"].get("channel_notes", {}).get(name)
+        if note:
+            text += f" <i>Read with care: {_esc(note)}.</i>"
         out.append(Paragraph(text, st["body"]))
     return out
 

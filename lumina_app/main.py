@@ -213,8 +213,19 @@ class MainWindow(QMainWindow):
         self.views = QTabWidget()
         self.views.addTab(self.bars, "Channels")
         self.views.addTab(self.confidence, "Confidence")
+        # What the channels were measured to capture on this model, when it is not what
+        # their names say (DESIGN §1): shown with every result, never hidden in a tooltip.
+        self.channel_note = QLabel("")
+        self.channel_note.setWordWrap(True)
+        self.channel_note.setStyleSheet("color: #f0b450; padding: 2px 4px;")
+        self.channel_note.setVisible(False)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.channel_note)
+        left_layout.addWidget(self.table, 1)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.table)
+        bottom.addWidget(left)
         bottom.addWidget(self.views)
         bottom.setSizes([760, 480])
         split = QSplitter(Qt.Orientation.Vertical)
@@ -633,6 +644,10 @@ class MainWindow(QMainWindow):
 
     def _set_result(self, result) -> None:
         self.result = result
+        notes = getattr(result, "channel_notes", {}) if result is not None else {}
+        self.channel_note.setText("⚠ " + "  ·  ".join(f"{c.capitalize()}: {n}."
+                                                      for c, n in notes.items()))
+        self.channel_note.setVisible(bool(notes))
         self.table.set_result(result)
         self.bars.set_result(result)
         self.confidence.set_result(result)

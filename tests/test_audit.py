@@ -133,6 +133,11 @@ def test_audit_folder_rows_resume_and_signed_summary(audit_library, submissions,
     # Every finished track has a signed report carrying the verdict and the policy.
     report = json.loads(Path(rows["copy.wav"].report_json).read_text())
     assert report["signatures"]
+    from lumina.report import verify_report
+
+    predicate = verify_report(Path(rows["copy.wav"].report_json)).verified.predicate
+    assert predicate["audit"]["verdict"] == "flag"
+    assert "timbre" in predicate["model"]["channel_notes"]["composition"]  # honest labels
     assert main(["verify", rows["copy.wav"].report_pdf]) == 0
     with open(out / "summary.csv", newline="") as fh:
         table = list(csv.DictReader(fh))

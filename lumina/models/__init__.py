@@ -46,3 +46,23 @@ def load_model(spec: str | Path = DEFAULT_MODEL) -> MusicGenModel:
 
 
 __all__ = ["CHANNEL_PATTERNS", "DEFAULT_MODEL", "MusicGenModel", "load_model", "weights_digest"]
+
+
+#: A model folder may hold this file: what each channel was *measured* to capture on this
+#: model (DESIGN §1: never label a channel with a meaning the numbers don't back).
+CHANNEL_NOTES_FILE = "channels.json"
+
+
+def channel_notes(model: MusicGenModel) -> dict[str, str]:
+    """``{channel: one-line note}`` for channels measured *not* to separate what their name
+    says on this model; empty when the model folder has no (readable) notes."""
+    import json
+
+    folder = Path(getattr(model, "source", "") or "")
+    try:
+        data = json.loads((folder / CHANNEL_NOTES_FILE).read_text(encoding="utf-8"))
+        channels = data["channels"]
+        return {str(name): str(entry["note"]) for name, entry in channels.items()
+                if not entry.get("separates", True) and entry.get("note")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}

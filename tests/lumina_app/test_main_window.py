@@ -75,6 +75,14 @@ def test_analyze_fills_table_bars_confidence_and_strip(qtbot, window, catalog):
     assert len(window.bars.bars) > 0 and not window.confidence.is_empty()
     assert len(window.waveform.chunk_items) == 2
     assert "Done" in window.progress_label.text()
+    assert window.channel_note.isHidden()  # this test model has no measured notes
+    import dataclasses
+
+    window._set_result(dataclasses.replace(result, channel_notes={
+        "composition": "on this model this channel follows timbre"}))
+    assert not window.channel_note.isHidden()
+    assert "Composition: on this model this channel follows timbre" in window.channel_note.text()
+    window._set_result(result)
     # Selecting the song lights up where it matters in the strip.
     window.table.select_song(window.table.song_ids()[0])
     assert window.waveform.highlight_items

@@ -144,3 +144,24 @@ def test_audiocraft_pretrained_codec_reference(tiny_model, tmp_path):
     tiny_model.codec.save_pretrained(folder / "encodec_32khz")
     loaded = load_model(folder)
     assert loaded.weights_sha256 == tiny_model.weights_sha256
+
+
+def test_channel_notes_come_from_the_model_folder(tmp_path, tiny_model):
+    import dataclasses
+    import json
+
+    from lumina.models import channel_notes, load_model
+
+    shipped = channel_notes(load_model("lumina-tiny"))
+    assert set(shipped) == {"composition", "production"}
+    assert "timbre" in shipped["composition"] and "%" in shipped["composition"]
+    assert channel_notes(tiny_model) == {}  # built in memory: nothing measured
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "channels.json").write_text(json.dumps({"channels": {
+        "composition": {"separates": True, "note": "fine"},
+        "production": {"separates": False, "note": "timbre only"}}}))
+    model = dataclasses.replace(tiny_model, source=str(folder))
+    assert channel_notes(model) == {"production": "timbre only"}
+    (folder / "channels.json").write_text("{broken")
+    assert channel_notes(model) == {}
