@@ -25,6 +25,9 @@ Rows of the table (every entry of :func:`run_validation`'s ``rows`` is one numbe
 6. **Baseline** — a plain audio-feature method on rows 2, 3 and 5: mean MFCC and chroma,
    each centred on the library, scored by cosine (chroma plays the composition channel,
    MFCC the production channel; song identity uses the mean of the two cosines).
+8. **Influence** (full study only, when ``bench/lds.py`` has been run into the same demo
+   cache) — the linear datamodeling score of cosine, kernel-regression weights and the
+   calibrated z against decoders retrained on random halves of the catalog, and of baselines.
 
 Expensive intermediates (continuations as WAV, fingerprints and baseline features) are
 cached in the demo cache folder (:func:`lumina.demo.run.demo_cache`, keyed by the model's
@@ -933,6 +936,37 @@ class Study:
         }
 
     # -- row 5 ----------------------------------------------------------------------------
+    def lds_rows(self) -> None:
+        """Row 8, only when ``bench/lds.py`` has left its results in this demo cache (full
+        study only): the linear datamodeling score of the main methods and baselines."""
+        path = self.cache / "lds" / "results.json"
+        if self.config.quick or not path.is_file():
+            return
+        try:
+            res = json.loads(path.read_text())
+            label = res["headline"]
+            table, base = res["table"][label], res["table"]["baseline"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        note = (f"fingerprints of {label}; {res['protocol']['subset_models']} subset models; "
+                "95 % bootstrap interval over queries: ")
+        picks = [("cosine", "cosine (paper)", None), ("KR λ=0.01", "KR weights λ=0.01", ">= 0.30"),
+                 ("calibrated z", "calibrated z", None)]
+        for key, measure, goal in picks:
+            for ch, r in table.get(key, {}).items():
+                self.add(id=f"8.lds.{key.split()[0].lower()}.{ch}", row=8, measure=measure,
+                         channel=ch, value=r["mean"], unit="spearman", goal=goal,
+                         n=r["n_queries"], note=note + f"[{r['low']:.3f}, {r['high']:.3f}]",
+                         paper=None)
+        for key in ("MFCC+chroma", "bag-of-codes cosine"):
+            r = base.get(key, {}).get("-")
+            if r is not None:
+                self.add(id=f"8.lds.baseline.{key.split()[0].lower()}", row=8, measure=key,
+                         channel="baseline", value=r["mean"], unit="spearman",
+                         n=r["n_queries"], note=note + f"[{r['low']:.3f}, {r['high']:.3f}]")
+        self.details["lds"] = {"source": str(path), "protocol": res["protocol"],
+                               "anchors": res.get("anchors")}
+
     def robustness(self) -> dict[str, list[dict[str, np.ndarray]]]:
         """Row 5 (and its baseline); returns the features of every transformed copy."""
         cfg = self.config
@@ -1110,6 +1144,7 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     timed("separation", study.separation)
     timed("gate_calibration", study.gate_calibration, true_queries)
     timed("robustness", study.robustness)
+    timed("lds", study.lds_rows)
     study.rows.sort(key=lambda r: r.row)
     cfg = config
     n_songs = len(study.catalog.songs)
@@ -1187,6 +1222,7 @@ _ROW_TITLES = {
     4: "4 Gate calibration: fraction of pairs whose confidence passes the gate",
     5: "5 Robustness: the transformed song's source is top-1",
     6: "6 Baseline: mean MFCC + chroma, cosine (MFCC+chroma unless named)",
+    8: "8 Influence: linear datamodeling score (Spearman), from bench/lds.py",
 }
 
 
