@@ -323,7 +323,7 @@ class InfluenceTable(QTableView):
         artist = self.source.column("artist") if "artist" in self.source.column_keys else -1
         if artist >= 0:
             header.setSectionResizeMode(artist, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(artist, 150)
+            header.resizeSection(artist, 110)
 
     def song_id_at(self, view_row: int) -> int:
         """The song id shown on a row of the view (sorted order)."""
