@@ -5,6 +5,11 @@ each chunk is encoded to EnCodec codes, chunks of equal length are batched throu
 and one backward per batch yields every chunk's projected gradient per channel (the hooks
 of :mod:`lumina.projection`). The track fingerprint is the mean of its chunks' fingerprints,
 which — projection being linear — is the projection of the mean gradient.
+
+Opt-in (issue 11, part 2): with ``composition_rendering`` the composition channel is the
+gradient on a timbre-neutral rendering of each chunk (:mod:`lumina.rendering`) while the
+production channel keeps the original audio; the rendering's ``name/version`` is recorded
+in :meth:`Fingerprint.parameters`. The default (None) is the paper's mode.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from lumina.audio import (
 from lumina.errors import Cancelled, LuminaError
 from lumina.models.musicgen import MusicGenModel
 from lumina.projection import DEFAULT_BLOCKS, DEFAULT_DIM, DEFAULT_SEED, GradientProjector
+from lumina.rendering import Rendering, get_rendering, render
+
+#: The channel a ``composition_rendering`` applies to; every other channel sees the audio.
+RENDERED_CHANNEL = "composition"
 
 ProgressCallback = Callable[[int, int], None]
 CancelFlag = threading.Event | Callable[[], bool] | None
@@ -101,13 +110,21 @@ class Fingerprint:
     warnings: list[str] = field(default_factory=list)
     #: ``(start, end)`` seconds of the file that were fingerprinted; None: all of it.
     span: tuple[float, float] | None = None
+    #: ``name/version`` of the rendering the composition channel saw; None: the audio itself
+    #: (the paper's mode).
+    composition_rendering: str | None = None
 
     @property
     def n_chunks(self) -> int:
         return int(self.chunk_times.shape[0])
 
     def parameters(self) -> dict[str, object]:
-        return {
+        """What decides whether two fingerprints are comparable, plus provenance.
+
+        ``composition_rendering`` (``name/version``) is present only when the composition
+        channel was computed on a rendering, so the paper's mode keeps its parameters.
+        """
+        out: dict[str, object] = {
             "dim": self.dim,
             "projection_seed": self.projection_seed,
             "projection_blocks": self.projection_blocks,
@@ -117,6 +134,9 @@ class Fingerprint:
             "model_sha256": self.model_sha256,
             "software_version": self.software_version,
         }
+        if self.composition_rendering is not None:
+            out["composition_rendering"] = self.composition_rendering
+        return out
 
     def to_json(self, include_chunks: bool = False) -> dict[str, object]:
         out: dict[str, object] = {
@@ -148,13 +168,28 @@ class Fingerprinter:
     dim : projection dimension D per channel.
     seed : projection seed.
     blocks : independent Kronecker blocks per layer (see :data:`lumina.projection.DEFAULT_BLOCKS`).
+    composition_rendering : None (default, the paper's mode) or a rendering of
+        :data:`lumina.rendering.RENDERINGS` (name, ``name/version`` or a
+        :class:`~lumina.rendering.Rendering`): the composition channel is then the gradient
+        on each chunk's rendering, the other channels the gradient on the chunk itself
+        (output heads only: a forward pass and the heads' backward), and fingerprints
+        record the rendering's ``name/version``. Costs a second encode, the rendering and
+        a forward pass per chunk (``bench/composition_rendering.py``).
     """
 
     def __init__(self, model: MusicGenModel, device: str | torch.device | None = None,
                  batch_size: int = 4, dim: int = DEFAULT_DIM, seed: int = DEFAULT_SEED,
-                 chunk_seconds: float = CHUNK_SECONDS, blocks: int = DEFAULT_BLOCKS) -> None:
+                 chunk_seconds: float = CHUNK_SECONDS, blocks: int = DEFAULT_BLOCKS,
+                 composition_rendering: str | Rendering | None = None) -> None:
         if batch_size < 1:
             raise LuminaError("batch size must be at least 1")
+        try:
+            self.rendering = (None if composition_rendering is None
+                              else get_rendering(composition_rendering))
+        except ValueError as exc:
+            raise LuminaError(str(exc)) from None
+        if self.rendering is not None and RENDERED_CHANNEL not in model.channels:
+            raise LuminaError(f"{model.name} has no {RENDERED_CHANNEL} channel to render")
         self.device = choose_device(str(device) if device is not None else None)
         self.model = model.to(self.device)
         self.batch_size = batch_size
@@ -163,37 +198,80 @@ class Fingerprinter:
         self.chunk_seconds = chunk_seconds
         self.blocks = blocks
         self.projector = GradientProjector(model, dim=dim, seed=seed, blocks=blocks)
+        if self.rendering is not None:
+            others = tuple(c for c in model.channels if c != RENDERED_CHANNEL)
+            self._rendered_projector = GradientProjector(
+                model, dim=dim, seed=seed, blocks=blocks, channels=(RENDERED_CHANNEL,))
+            self._audio_projector = (GradientProjector(model, dim=dim, seed=seed, blocks=blocks,
+                                                       channels=others, leaf="inputs")
+                                     if others else None)
+
+    @property
+    def composition_rendering(self) -> str | None:
+        """``name/version`` of the composition channel's rendering; None in the paper's mode
+        (what a library manifest records)."""
+        return None if self.rendering is None else self.rendering.id
 
     # -- core -----------------------------------------------------------------------------
-    def fingerprint_codes(self, codes: torch.Tensor) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def fingerprint_codes(self, codes: torch.Tensor, rendered_codes: torch.Tensor | None = None
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Per-example fingerprints of a batch of equal-length code sequences.
 
         Parameters
         ----------
-        codes : LongTensor (B, K, T).
+        codes : LongTensor (B, K, T), the codes of the audio.
+        rendered_codes : LongTensor (B, K, T'), the codes of each example's rendering;
+            required when the fingerprinter has a ``composition_rendering``, ignored
+            otherwise.
 
         Returns
         -------
-        ``{channel: (B, D) float64}`` and the per-example loss (B,).
+        ``{channel: (B, D) float64}`` and the per-example loss of ``codes`` (B,).
         """
-        with self.projector as proj:
-            loss = self.model.per_example_loss(codes.to(self.device))
-            loss.sum().backward()
-            vectors = proj.collect()
-        return ({c: v.cpu().numpy() for c, v in vectors.items()},
+        if self.rendering is None:
+            with self.projector as proj:
+                loss = self.model.per_example_loss(codes.to(self.device))
+                loss.sum().backward()
+                vectors = proj.collect()
+            return ({c: v.cpu().numpy() for c, v in vectors.items()},
+                    loss.detach().cpu().numpy())
+        if rendered_codes is None:
+            raise LuminaError(f"this fingerprinter renders the {RENDERED_CHANNEL} channel "
+                              f"({self.rendering.id}): pass the rendering's codes too")
+        found: dict[str, torch.Tensor] = {}
+        if self._audio_projector is not None:
+            with self._audio_projector as proj:
+                loss = self.model.per_example_loss(codes.to(self.device))
+                loss.sum().backward()
+                found.update(proj.collect())
+        else:
+            with torch.no_grad():
+                loss = self.model.per_example_loss(codes.to(self.device))
+        with self._rendered_projector as proj:
+            self.model.per_example_loss(rendered_codes.to(self.device)).sum().backward()
+            found.update(proj.collect())
+        return ({c: found[c].cpu().numpy() for c in self.model.channels},
                 loss.detach().cpu().numpy())
 
-    def _batches(self, chunks: Iterable[Chunk]) -> Iterator[list[tuple[Chunk, torch.Tensor]]]:
-        """Group encoded chunks into batches of equal length (the tail chunk is shorter)."""
-        batch: list[tuple[Chunk, torch.Tensor]] = []
+    def _encode(self, samples: np.ndarray) -> torch.Tensor:
+        # Encoding one chunk at a time keeps codes independent of the batch size.
+        return self.model.encode(torch.from_numpy(samples)[None])[0]
+
+    def _batches(self, chunks: Iterable[Chunk]
+                 ) -> Iterator[list[tuple[Chunk, torch.Tensor, torch.Tensor | None]]]:
+        """Group encoded chunks into batches of equal length (the tail chunk is shorter);
+        each entry is ``(chunk, codes, codes of its rendering or None)``."""
+        batch: list[tuple[Chunk, torch.Tensor, torch.Tensor | None]] = []
+        rate = self.model.sample_rate
         for chunk in chunks:
-            # Encoding one chunk at a time keeps codes independent of the batch size.
-            codes = self.model.encode(torch.from_numpy(chunk.samples)[None])[0]
+            codes = self._encode(chunk.samples)
+            rendered = (None if self.rendering is None else
+                        self._encode(render(chunk.samples, rate, self.rendering)))
             if batch and (len(batch) == self.batch_size or
                           batch[0][0].samples.shape != chunk.samples.shape):
                 yield batch
                 batch = []
-            batch.append((chunk, codes))
+            batch.append((chunk, codes, rendered))
         if batch:
             yield batch
 
@@ -208,12 +286,14 @@ class Fingerprinter:
         for batch in self._batches(chunks):
             if _is_cancelled(cancel):
                 raise Cancelled("cancelled")
-            codes = torch.stack([c for _, c in batch])
-            batch_vectors, batch_loss = self.fingerprint_codes(codes)
+            codes = torch.stack([c for _, c, _ in batch])
+            rendered = (None if self.rendering is None
+                        else torch.stack([r for _, _, r in batch]))  # type: ignore[misc]
+            batch_vectors, batch_loss = self.fingerprint_codes(codes, rendered)
             for channel, v in batch_vectors.items():
                 vectors[channel].append(v)
             losses.append(batch_loss)
-            times.extend((chunk.start, chunk.end) for chunk, _ in batch)
+            times.extend((chunk.start, chunk.end) for chunk, _, _ in batch)
             done += len(batch)
             if progress is not None:
                 progress(done, max(done, total or done))
@@ -232,6 +312,7 @@ class Fingerprinter:
             sample_rate=self.model.sample_rate,
             model_name=self.model.name,
             model_sha256=self.model.weights_sha256,
+            composition_rendering=self.composition_rendering,
         )
 
     # -- entry points ---------------------------------------------------------------------

@@ -107,11 +107,22 @@ class GradientProjector:
     gradients are computed: cheaper than a plain backward); the gradient flows from a leaf
     made of the token embeddings. Per-example results come for free: examples never mix
     in a transformer, so the backward of a sum gives each example its own δ.
+
+    ``leaf="inputs"`` makes the *inputs* of the channel's layers the leaves instead: the
+    forward below them builds no graph and the backward stops at them. That is exact only
+    for layers whose outputs reach the loss without passing through another layer of the
+    channel and whose inputs need no gradient from below — the output heads (production
+    channel) — and it makes their fingerprint cost a forward pass plus the heads' backward.
+    Used when the composition channel is computed on another input
+    (:class:`lumina.fingerprint.Fingerprinter`, ``composition_rendering``).
     """
 
     def __init__(self, model: MusicGenModel, dim: int = DEFAULT_DIM, seed: int = DEFAULT_SEED,
                  channels: Iterable[str] | None = None,
-                 blocks: int = DEFAULT_BLOCKS) -> None:
+                 blocks: int = DEFAULT_BLOCKS, leaf: str = "embeddings") -> None:
+        if leaf not in ("embeddings", "inputs"):
+            raise ValueError(f"leaf must be 'embeddings' or 'inputs', got {leaf!r}")
+        self.leaf = leaf
         self.model = model
         self.dim = dim
         self.seed = seed
@@ -137,10 +148,13 @@ class GradientProjector:
         for name, param in decoder.named_parameters():
             self._saved_requires_grad[name] = param.requires_grad
             param.requires_grad_(False)
-        self._handles.append(
-            decoder.model.decoder.embed_tokens[0].register_forward_hook(self._make_leaf))
+        if self.leaf == "embeddings":
+            self._handles.append(
+                decoder.model.decoder.embed_tokens[0].register_forward_hook(self._make_leaf))
         for channel, layers in self.layers.items():
             for name, (module, proj) in layers.items():
+                if self.leaf == "inputs":
+                    self._handles.append(module.register_forward_pre_hook(self._input_leaf))
                 a, b = proj.a.to(device), proj.b.to(device)
                 self._handles.append(module.register_forward_hook(
                     self._forward_hook(channel, name, a, b, proj.blocks)))
@@ -160,6 +174,11 @@ class GradientProjector:
         # With every weight frozen nothing would require grad; the first codebook's
         # embedding output becomes the leaf the backward flows to.
         return output.detach().requires_grad_(True)
+
+    @staticmethod
+    def _input_leaf(module: nn.Module, inputs: tuple) -> tuple:
+        # leaf="inputs": the layer's input becomes a leaf (nothing below it is differentiated).
+        return (inputs[0].detach().requires_grad_(True), *inputs[1:])
 
     def _forward_hook(self, channel: str, name: str, a: torch.Tensor, b: torch.Tensor,
                       blocks: int):
