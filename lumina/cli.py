@@ -103,47 +103,19 @@ def _model_spec_for_manifest(spec: str) -> str:
     return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
 
 
-def _cmd_index(args: argparse.Namespace) -> int:
-    if getattr(args, "ray", None) is not None:  # fingerprint on a Ray cluster
-        from lumina.cluster import cmd_index_ray
+def _index_event_text(event, verbose: bool) -> str | None:
+    """The line an indexing event prints (None: say nothing), for local and Ray runs."""
+    if event.kind in ("failed", "warning"):
+        return f"{event.kind}: {event.message}"
+    if event.kind == "skipped" and (verbose or event.song_id is None):
+        return f"skipped: {event.message}"
+    if event.kind == "indexed" and verbose:
+        return f"indexed: {event.message}"
+    return None
 
-        return cmd_index_ray(args)
-    from lumina.fingerprint import Fingerprinter
-    from lumina.library import (
-        Library,
-        LibraryError,
-        collect_audio_files,
-        identity_of_fingerprinter,
-        index_files,
-    )
 
-    library_path = Path(args.library).expanduser()
-    files, missing = collect_audio_files(args.paths)
-    for line in missing:
-        print(f"lumina: {line}", file=sys.stderr)
-    if not files and missing:
-        raise LibraryError("nothing to index: " + missing[0])
-    spec, model = _load_model_for(args.model, library_path)
-    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size)
-    lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
-                                 model_spec=_model_spec_for_manifest(spec))
-    bar = ProgressBar("index")
-
-    def report(event) -> None:
-        if event.kind == "failed":
-            _print_line(bar, f"failed: {event.message}")
-        elif event.kind == "warning":
-            _print_line(bar, f"warning: {event.message}")
-        elif event.kind == "skipped" and (args.verbose or event.song_id is None):
-            _print_line(bar, f"skipped: {event.message}")
-        elif event.kind == "indexed" and args.verbose:
-            _print_line(bar, f"indexed: {event.message}")
-
-    with lib, lib.writer() as writer:
-        for line in writer.repairs:
-            print(f"repaired: {line}", file=sys.stderr)
-        summary = index_files(writer, files, fingerprinter, progress=bar, report=report)
-        total = len(lib)
+def _index_outcome(summary, missing: list[str], library_name: str, songs: int) -> int:
+    """Print an indexing run's one-line summary; its exit status."""
     detail = []
     if summary.already_indexed:
         detail.append(f"{summary.already_indexed} already in the library")
@@ -152,10 +124,76 @@ def _cmd_index(args: argparse.Namespace) -> int:
     skipped = f"skipped {summary.skipped}" + (f" ({', '.join(detail)})" if detail else "")
     failed = summary.failed + len(missing)
     print(f"indexed {summary.indexed}, {skipped}, failed {failed} in {summary.seconds:.1f} s; "
-          f"library {library_path.name} holds {total} song(s)")
+          f"library {library_name} holds {songs} song(s)")
     if summary.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_ERROR if failed else 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from lumina.library import LibraryError, collect_audio_files
+
+    on_ray = getattr(args, "ray", None) is not None
+    if on_ray:
+        from lumina.cluster import import_ray
+
+        import_ray()  # one line on how to install it, before anything else happens
+    library_path = Path(args.library).expanduser()
+    files, missing = collect_audio_files(args.paths)
+    for line in missing:
+        print(f"lumina: {line}", file=sys.stderr)
+    if not files and missing:
+        raise LibraryError("nothing to index: " + missing[0])
+    if on_ray:
+        return _index_on_ray(args, library_path, files, missing)
+
+    from lumina.fingerprint import Fingerprinter
+    from lumina.library import Library, identity_of_fingerprinter, index_files
+
+    spec, model = _load_model_for(args.model, library_path)
+    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size)
+    lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
+                                 model_spec=_model_spec_for_manifest(spec))
+    bar = ProgressBar("index")
+
+    def report(event) -> None:
+        text = _index_event_text(event, args.verbose)
+        if text is not None:
+            _print_line(bar, text)
+
+    with lib, lib.writer() as writer:
+        for line in writer.repairs:
+            print(f"repaired: {line}", file=sys.stderr)
+        summary = index_files(writer, files, fingerprinter, progress=bar, report=report)
+        total = len(lib)
+    return _index_outcome(summary, missing, library_path.name, total)
+
+
+def _index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path],
+                  missing: list[str]) -> int:
+    """``lumina index … --ray [ADDRESS] [--ship-audio]``: the same output and exit status as
+    a local run, plus the cluster's progress and throughput."""
+    from lumina.cluster import StatusLine, index_on_ray
+
+    line = StatusLine()
+
+    def report(event) -> None:
+        text = _index_event_text(event, args.verbose)
+        if text is not None:
+            line.line(text)
+
+    address = None if args.ray in (None, "", "local") else args.ray
+    try:
+        summary = index_on_ray(library_path, files, model=args.model, address=address,
+                               ship_audio=args.ship_audio, device=args.device,
+                               batch_size=args.batch_size, progress=line, report=report,
+                               say=line.line)
+    finally:
+        line.end()
+    code = _index_outcome(summary, missing, library_path.name, summary.library_songs)
+    print(f"ray: {summary.workers} worker(s), {summary.songs_per_hour:.0f} songs/h, "
+          f"{summary.retries} retried, {summary.workers_lost} worker(s) lost", file=sys.stderr)
+    return code
 
 
 def _fmt_duration(seconds: float) -> str:

@@ -26,7 +26,6 @@ only imported by the functions here, never by ``import lumina``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -55,7 +54,7 @@ __all__ = [
     "ClusterSummary",
     "IndexWorker",
     "WorkerInfo",
-    "cmd_index_ray",
+    "StatusLine",
     "index_on_ray",
 ]
 
@@ -843,7 +842,7 @@ class _Driver:
 # --------------------------------------------------------------------------- command line
 
 
-class _StatusLine:
+class StatusLine:
     """The progress of ``lumina index --ray`` on stderr: a line redrawn in place on a
     terminal, one line a minute otherwise (logs of long cluster runs)."""
 
@@ -885,52 +884,3 @@ class _StatusLine:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
-
-
-def cmd_index_ray(args: argparse.Namespace) -> int:
-    """``lumina index … --ray [ADDRESS] [--ship-audio]``: the same output and exit status as
-    a local ``lumina index``, plus the cluster's progress and throughput."""
-    from lumina.library import LibraryError, collect_audio_files
-
-    import_ray()  # one line on how to install it, before anything else happens
-    files, missing = collect_audio_files(args.paths)
-    for line in missing:
-        print(f"lumina: {line}", file=sys.stderr)
-    if not files and missing:
-        raise LibraryError("nothing to index: " + missing[0])
-    line = _StatusLine()
-
-    def report(event: IndexEvent) -> None:
-        if event.kind == "failed":
-            line.line(f"failed: {event.message}")
-        elif event.kind == "warning":
-            line.line(f"warning: {event.message}")
-        elif event.kind == "skipped" and (args.verbose or event.song_id is None):
-            line.line(f"skipped: {event.message}")
-        elif event.kind == "indexed" and args.verbose:
-            line.line(f"indexed: {event.message}")
-
-    address = None if args.ray in (None, "", "local") else args.ray
-    try:
-        summary = index_on_ray(Path(args.library), files, model=args.model, address=address,
-                               ship_audio=args.ship_audio, device=args.device,
-                               batch_size=args.batch_size, progress=line, report=report,
-                               say=lambda text: line.line(text))
-    finally:
-        line.end()
-    library_name = Path(args.library).expanduser().name
-    detail = []
-    if summary.already_indexed:
-        detail.append(f"{summary.already_indexed} already in the library")
-    if summary.duplicates:
-        detail.append(f"{summary.duplicates} duplicate audio")
-    skipped = f"skipped {summary.skipped}" + (f" ({', '.join(detail)})" if detail else "")
-    failed = summary.failed + len(missing)
-    print(f"indexed {summary.indexed}, {skipped}, failed {failed} in {summary.seconds:.1f} s; "
-          f"library {library_name} holds {summary.library_songs} song(s)")
-    print(f"ray: {summary.workers} worker(s), {summary.songs_per_hour:.0f} songs/h, "
-          f"{summary.retries} retried, {summary.workers_lost} worker(s) lost",
-          file=sys.stderr)
-    if summary.cancelled:
-        return 130
-    return 1 if failed else 0
