@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lumina import __version__
-from lumina.errors import Cancelled, LuminaError
+from lumina.errors import Cancelled, LuminaError, one_line
 
 __all__ = [
     "AUDIT_PREDICATE_TYPE",
@@ -239,8 +239,9 @@ class _Decoded:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, LuminaError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+    # Unexpected errors keep their type: a row reading "0" would say nothing.
+    return one_line(exc) if isinstance(exc, LuminaError) else (
+        f"{type(exc).__name__}: {one_line(exc)}")
 
 
 class _DecodeAhead:

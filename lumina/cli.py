@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lumina import __version__
-from lumina.errors import LuminaError
+from lumina.errors import LuminaError, one_line
+from lumina.progress import format_clock
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -196,11 +197,6 @@ def _index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path
     return code
 
 
-def _fmt_duration(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
-
-
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "~"
@@ -252,7 +248,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
             for s in songs:
                 mark = "" if s.live else "  (removed)"
                 print(f"{s.id:>6}  {_clip(s.title, 32):<32} {_clip(s.artist, 24):<24} "
-                      f"{s.isrc:<12} {_fmt_duration(s.duration):>7}  "
+                      f"{s.isrc:<12} {format_clock(s.duration):>7}  "
                       f"{Path(s.source_path).name}{mark}")
             print(f"{len(songs)} song(s)")
             return 0
@@ -299,7 +295,7 @@ def _print_result(result, stream=None, top: int | None = None) -> None:
         print(f"timeline ({name}): best match per chunk", file=out)
         for row in rows:
             mark = "*" if row.qualifies else " "
-            print(f"  {_fmt_duration(row.start):>7}-{_fmt_duration(row.end):<7} {mark} "
+            print(f"  {format_clock(row.start):>7}-{format_clock(row.end):<7} {mark} "
                   f"{row.song_id:>5}  {_clip(row.title, 28):<28} {_clip(row.artist, 20):<20} "
                   f"z {row.z:6.2f}  conf {row.confidence:.3f}", file=out)
     for warning in result.warnings:
@@ -574,11 +570,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -589,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except LuminaError as exc:
-        print(f"lumina: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"lumina: error: {one_line(exc)}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)
     except KeyboardInterrupt:
         print("lumina: interrupted", file=sys.stderr)
@@ -597,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line, details on request
         if os.environ.get("LUMINA_DEBUG"):
             raise
-        print(f"lumina: internal error: {type(exc).__name__}: {_one_line(exc)} "
+        print(f"lumina: internal error: {type(exc).__name__}: {one_line(exc)} "
               "(set LUMINA_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_ERROR
 

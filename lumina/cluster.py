@@ -44,7 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lumina.errors import LuminaError
+from lumina.errors import LuminaError, one_line
 from lumina.library import IndexEvent, IndexRun, IndexSummary, _Prepared
 from lumina.progress import ProgressClock, format_seconds
 
@@ -71,11 +71,6 @@ _STARTUP_TIMEOUT = 900.0
 #: workers the driver's fsyncs would otherwise limit throughput (one song, one transaction
 #: when results arrive one by one, as in a local run).
 _COMMIT_BATCH = 64
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 def import_ray():
@@ -126,9 +121,9 @@ class IndexWorker:
                                                 **(projection or {}))
             self._device = device_label(self._fingerprinter.device)
         except LuminaError as exc:
-            self._error = _one_line(exc)
+            self._error = one_line(exc)
         except Exception as exc:  # reported to the driver as one line, the actor stays up
-            self._error = f"{type(exc).__name__}: {_one_line(exc)}"
+            self._error = f"{type(exc).__name__}: {one_line(exc)}"
 
     def ready(self) -> dict:
         """Who this worker is, and the identity of its fingerprints (or why it has none)."""
@@ -282,9 +277,9 @@ def _hash(path: str | Path) -> tuple[str, str]:
     try:
         return file_sha256(path), ""
     except LuminaError as exc:
-        return "", _one_line(exc)
+        return "", one_line(exc)
     except (OSError, ValueError) as exc:
-        return "", f"{path.name}: {_one_line(exc)}"
+        return "", f"{path.name}: {one_line(exc)}"
 
 
 class _RemoteHash:
@@ -306,7 +301,7 @@ class _RemoteHash:
                     self._result = tuple(self._ray.get(self._ref))  # type: ignore[assignment]
                 except RayError as exc:
                     self._result = ("", f"{self._path.name}: could not be hashed on the "
-                                        f"cluster ({type(exc).__name__}: {_one_line(exc)[:200]})")
+                                        f"cluster ({type(exc).__name__}: {one_line(exc)[:200]})")
         return self._result is not None
 
     def result(self) -> tuple[str, str]:
@@ -324,7 +319,7 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise LuminaError(f"cannot reach Ray at {address}: {exc.strerror or _one_line(exc)} "
+        raise LuminaError(f"cannot reach Ray at {address}: {exc.strerror or one_line(exc)} "
                           "(is 'ray start --head' running there?)") from None
 
 
@@ -347,7 +342,7 @@ def _connect(ray, address: str | None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = "start a local Ray instance" if target == "local" else f"reach Ray at {target}"
         hint = "" if target == "local" else " (is 'ray start --head' running there?)"
-        raise LuminaError(f"cannot {where}: {_one_line(exc)}{hint}") from None
+        raise LuminaError(f"cannot {where}: {one_line(exc)}{hint}") from None
     return True
 
 
@@ -604,8 +599,8 @@ class _Driver:
             info = self.ray.get(ref)
         except RayError as exc:  # died loading the model (out of memory, a crash …)
             w.ready_ref = None
-            self._start_errors.append(_one_line(exc))
-            self._lose(w, f"died while loading the model ({_one_line(exc)[:200]})")
+            self._start_errors.append(one_line(exc))
+            self._lose(w, f"died while loading the model ({one_line(exc)[:200]})")
             return
         self._worker_ready(w, info)
 
@@ -758,7 +753,7 @@ class _Driver:
                     data = p.path.read_bytes()
                 except OSError as exc:
                     outcome[i] = ("failed", p.path,
-                                  f"{p.path.name}: cannot be read ({_one_line(exc)})")
+                                  f"{p.path.name}: cannot be read ({one_line(exc)})")
                     del pending[i]
                     continue
                 if hashlib.sha256(data).hexdigest() != p.sha256:
@@ -797,18 +792,18 @@ class _Driver:
                 self._lose(w, f"stopped while fingerprinting {p.path.name}; "
                               "its songs are re-run elsewhere")
                 attempt_failed(i, f"{p.path.name}: the worker fingerprinting it stopped "
-                                  f"({_one_line(exc)[:160]})")
+                                  f"({one_line(exc)[:160]})")
                 continue
             except RayTaskError as exc:
                 w.busy = max(0, w.busy - 1)
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                 attempt_failed(i, f"{p.path.name}: worker error: {type(cause).__name__}: "
-                                  f"{_one_line(cause)[:300]}")
+                                  f"{one_line(cause)[:300]}")
                 continue
             except RayError as exc:
                 w.busy = max(0, w.busy - 1)
                 attempt_failed(i, f"{p.path.name}: {type(exc).__name__}: "
-                                  f"{_one_line(exc)[:300]}")
+                                  f"{one_line(exc)[:300]}")
                 continue
             w.busy = max(0, w.busy - 1)
             w.songs += 1

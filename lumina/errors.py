@@ -20,3 +20,9 @@ class ModelError(LuminaError):
 
 class Cancelled(LuminaError):
     """The caller asked to stop (the app's Cancel button, Ctrl+C)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for a terminal, a report row or a dialog."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

@@ -66,7 +66,7 @@ from lumina.attribution import (
     song_null_stats,
     unit_rows,
 )
-from lumina.errors import LuminaError
+from lumina.errors import LuminaError, one_line
 
 __all__ = [
     "FORMAT_VERSION",
@@ -2231,11 +2231,6 @@ class _Prepared:
     existing_id: int | None = None
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 class _SkipCheck:
     """Which files are not fingerprinted, decided from the audio SHA-256 alone: audio that is
     already a live song of the library, and audio seen earlier in the same run (the first
@@ -2281,9 +2276,9 @@ def _prepare_file(path: Path, rate: int, chunk_seconds: float,
             item.chunks = list(iter_chunks(path, rate, chunk_seconds,
                                            warnings_out=item.warnings))
     except LuminaError as exc:
-        item.error = _one_line(exc)
+        item.error = one_line(exc)
     except (OSError, ValueError, RuntimeError, MemoryError) as exc:
-        item.error = f"{path.name}: {_one_line(exc)}"
+        item.error = f"{path.name}: {one_line(exc)}"
     return item
 
 
@@ -2310,7 +2305,7 @@ class _Prefetcher:
                 item = _prepare_file(path, self._rate, self._chunk_seconds, self._skip)
             except Exception as exc:  # a bug must not leave the consumer waiting forever
                 item = _Prepared(path=path, error=f"{path.name}: {type(exc).__name__}: "
-                                                  f"{_one_line(exc)}")
+                                                  f"{one_line(exc)}")
             while not self._stop.is_set():
                 try:
                     self._queue.put(item, timeout=0.1)
@@ -2459,11 +2454,11 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
                 except LibraryError:
                     raise  # the library itself is in trouble: stop, do not skip past it
                 except LuminaError as exc:
-                    run.failed(item.path, _one_line(exc))
+                    run.failed(item.path, one_line(exc))
                 except (RuntimeError, ValueError, MemoryError) as exc:
                     # torch raises RuntimeError on pathological input; one song must not end
                     # a run over thousands.
-                    run.failed(item.path, f"fingerprinting failed: {_one_line(exc)}")
+                    run.failed(item.path, f"fingerprinting failed: {one_line(exc)}")
                 else:
                     run.indexed(item, song_id)
                 item.chunks = None  # free the decoded audio now, not when the loop moves on
@@ -2533,9 +2528,9 @@ def fingerprint_for_index(fingerprinter: object, path: str | os.PathLike[str],
             with model_lock if model_lock is not None else contextlib.nullcontext():
                 fp = _fingerprint_prepared(fingerprinter, item, rate, chunk_seconds, None)
         except LuminaError as exc:
-            item.error = _one_line(exc)
+            item.error = one_line(exc)
         except (RuntimeError, ValueError, MemoryError) as exc:
-            item.error = f"fingerprinting failed: {_one_line(exc)}"
+            item.error = f"fingerprinting failed: {one_line(exc)}"
         finally:
             item.chunks = None
     if item.error and not item.error.startswith(item.path.name):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["ProgressClock", "ProgressState", "format_seconds"]
+__all__ = ["ProgressClock", "ProgressState", "format_clock", "format_seconds"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,9 @@ def format_seconds(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def format_clock(seconds: float) -> str:
+    """A play position, ``m:ss.s`` (``"1:05.3"``)."""
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"

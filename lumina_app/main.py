@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lumina.progress import ProgressState
+from lumina.progress import ProgressState, format_clock
 from lumina_app import jobs
 from lumina_app.audit_panel import AuditPanel
 from lumina_app.library_panel import LibraryPanel
@@ -85,11 +85,6 @@ def app_icon() -> QIcon:
     for png in sorted((ROOT / "icons" / "hicolor").glob("*/apps/org.lumina.Lumina.png")):
         icon.addFile(str(png))
     return icon
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 class _RowRelay(QObject):
@@ -417,7 +412,7 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(track.path)
         note = f" — ⚠ {track.warnings[0]}" if track.warnings else ""
         self.file_label.setText(
-            f"{track.path.name}  ·  {_clock(track.duration)}  ·  "
+            f"{track.path.name}  ·  {format_clock(track.duration)}  ·  "
             f"{track.source_rate / 1000:g} kHz, {track.source_channels} ch{note}")
         self.setWindowTitle(f"LUMINA — {track.path.name}")
         self._on_position(0.0)
@@ -471,7 +466,7 @@ class MainWindow(QMainWindow):
     def _on_position(self, seconds: float) -> None:
         self.waveform.set_playhead(seconds)
         total = self.track.duration if self.track else 0.0
-        self.time_label.setText(f"{_clock(seconds)} / {_clock(total)}")
+        self.time_label.setText(f"{format_clock(seconds)} / {format_clock(total)}")
 
     def _on_player_state(self, state: str) -> None:
         self.play_button.setText("❚❚" if state == "playing" else "▶")
@@ -480,7 +475,7 @@ class MainWindow(QMainWindow):
         if span is None:
             self.analyze_button.setText("Analyze")
         else:
-            self.analyze_button.setText(f"Analyze {_clock(span[0])}–{_clock(span[1])}")
+            self.analyze_button.setText(f"Analyze {format_clock(span[0])}–{format_clock(span[1])}")
 
     # -- library ---------------------------------------------------------------------------
     def open_library(self, path: Path) -> None:
