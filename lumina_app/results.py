@@ -404,6 +404,18 @@ class _ResultView(QWidget):
         self.empty_label.setText(text)
         self.stack.setCurrentWidget(self.empty_label)
 
+    def _add_content(self, content: QWidget) -> None:
+        """The view's page: ``content`` above a wrapped caption (``self.caption``)."""
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(content, 1)
+        layout.addWidget(self.caption)
+        self.stack.addWidget(page)
+        self._page = page
+
 
 class ChannelBars(_ResultView):
     """Influence share per channel for the first :data:`MAX_BARS` songs of ``songs()``.
@@ -423,15 +435,7 @@ class ChannelBars(_ResultView):
         self.plot.showGrid(x=True, y=False, alpha=0.15)
         # Bottom right: the top rows hold the long bars.
         self.legend = self.plot.addLegend(offset=(-10, -10), labelTextColor=TEXT)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget, 1)
-        layout.addWidget(self.caption)
-        self.stack.addWidget(page)
-        self._page = page
+        self._add_content(self.plot_widget)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.songs: tuple[SongRow, ...] = ()
         self.band = pg.LinearRegionItem(orientation="horizontal", movable=False,
@@ -518,15 +522,7 @@ class ConfidenceView(_ResultView):
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics, 1)
-        layout.addWidget(self.caption)
-        self.stack.addWidget(page)
-        self._page = page
+        self._add_content(self.graphics)
         self.plots: dict[str, pg.PlotItem] = {}
         self.scatters: dict[str, pg.ScatterPlotItem] = {}
         self.halos: dict[str, pg.ScatterPlotItem] = {}
