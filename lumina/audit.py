@@ -19,16 +19,17 @@ from __future__ import annotations
 import csv
 import math
 import os
-import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from lumina import __version__
 from lumina.errors import Cancelled, LuminaError, one_line
+from lumina.readahead import ReadAhead
 
 __all__ = [
     "AUDIT_PREDICATE_TYPE",
@@ -244,50 +245,11 @@ def _one_line(exc: BaseException) -> str:
         f"{type(exc).__name__}: {one_line(exc)}")
 
 
-class _DecodeAhead:
-    """Decodes files on a thread, one ahead of the consumer (bounded memory: two tracks)."""
+def _decode(rate: int, todo: tuple[Path, str]) -> _Decoded:
+    from lumina.audio import load_audio
 
-    def __init__(self, items: Sequence[tuple[Path, str]], rate: int) -> None:
-        self.items = items
-        self.rate = rate
-        self.q: queue.Queue[_Decoded | None] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="lumina-decode", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        from lumina.audio import load_audio
-
-        for path, sha in self.items:
-            if self._stop.is_set():
-                break
-            try:
-                item = _Decoded(path, load_audio(path, self.rate), sha)
-            except Exception as exc:  # reported in the file's row; the run goes on
-                item = _Decoded(path, None, sha, _one_line(exc))
-            if not self._put(item):
-                return
-        self._put(None)
-
-    def _put(self, item: _Decoded | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self.q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[_Decoded]:
-        while True:
-            item = self.q.get()
-            if item is None:
-                return
-            yield item
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.thread.join(timeout=5)
+    path, sha = todo
+    return _Decoded(path, load_audio(path, rate), sha)
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -408,7 +370,10 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                 continue
             todo.append((path, sha))
 
-        decoder = _DecodeAhead(todo, int(model_obj.sample_rate))
+        # Decode the next track while the model works on this one (two tracks in memory).
+        decoder = ReadAhead(todo, partial(_decode, int(model_obj.sample_rate)),
+                            lambda t, exc: _Decoded(t[0], None, t[1], _one_line(exc)),
+                            name="lumina-decode")
         cancelled = False
         try:
             for item in decoder:

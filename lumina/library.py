@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import re
 import shutil
 import sqlite3
@@ -67,6 +66,7 @@ from lumina.attribution import (
     unit_rows,
 )
 from lumina.errors import LuminaError, one_line
+from lumina.readahead import ReadAhead
 
 __all__ = [
     "FORMAT_VERSION",
@@ -2282,45 +2282,6 @@ def _prepare_file(path: Path, rate: int, chunk_seconds: float,
     return item
 
 
-class _Prefetcher:
-    """Hashes, reads tags and decodes the next file(s) on a background thread while the
-    model fingerprints the current one. Decoding (soundfile, soxr, numpy) releases the GIL."""
-
-    def __init__(self, paths: Sequence[Path], skip: _SkipCheck, rate: int,
-                 chunk_seconds: float, depth: int = 1) -> None:
-        self._paths = paths
-        self._skip = skip
-        self._rate = rate
-        self._chunk_seconds = chunk_seconds
-        self._queue: queue.Queue[_Prepared] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lumina-prefetch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        for path in self._paths:
-            if self._stop.is_set():
-                return
-            try:
-                item = _prepare_file(path, self._rate, self._chunk_seconds, self._skip)
-            except Exception as exc:  # a bug must not leave the consumer waiting forever
-                item = _Prepared(path=path, error=f"{path.name}: {type(exc).__name__}: "
-                                                  f"{one_line(exc)}")
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    def __iter__(self) -> Iterator[_Prepared]:
-        for _ in self._paths:
-            yield self._queue.get()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
 class IndexRun:
     """The bookkeeping of one indexing run: which files to skip, counts, events, and the
     commit of one fingerprinted song through the writer.
@@ -2434,7 +2395,12 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     rate = int(model.sample_rate)
     chunk_seconds = float(fingerprinter.chunk_seconds)  # type: ignore[attr-defined]
 
-    prefetch = _Prefetcher(files, run.skip_check, rate, chunk_seconds)
+    # Hash, read tags and decode the next file while the model fingerprints this one.
+    prefetch = ReadAhead(
+        files, lambda path: _prepare_file(path, rate, chunk_seconds, run.skip_check),
+        lambda path, exc: _Prepared(path=path, error=f"{path.name}: {type(exc).__name__}: "
+                                                     f"{one_line(exc)}"),
+        name="lumina-prefetch")
     try:
         for done, item in enumerate(prefetch, start=1):
             if _is_cancelled(cancel):
