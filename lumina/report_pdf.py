@@ -253,11 +253,11 @@ def _timeline(p: dict[str, Any]) -> Drawing:
 def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     par = p["parameters"]
     null = par["null"]
+    songs = p["library"]["songs"]
+    cohort = min(par["cohort_size"], songs) if par.get("cohort_size") else songs
     null_text = (
         "<b>empirical</b>: each score is compared with how this query and each song score "
-        f"against a cohort of {min(par.get('cohort_size') or 10**9, p['library']['songs'])} "
-        "library songs "
-        "(centred fingerprints, "
+        f"against a cohort of {cohort} library songs (centred fingerprints, "
         f"adaptive S-norm over the {par.get('top_k') or 'all'} highest cohort scores), so a "
         "song must stand out from its nearest neighbours in <i>this</i> library"
         if null == "empirical" else

@@ -29,7 +29,9 @@ __all__ = [
     "create_library",
     "index_folder",
     "load_track",
+    "device_arg",
     "open_library",
+    "probe_device",
     "prepare_demo",
     "verify_report_file",
 ]
@@ -124,7 +126,7 @@ def create_library(path: Path, progress: Progress, cancel: threading.Event,
         raise LuminaError(f"{path} is not empty: choose a new folder for the library")
     spec = model or DEFAULT_MODEL
     loaded = cache.model(spec)
-    fingerprinter = Fingerprinter(loaded, device=_device(device))
+    fingerprinter = Fingerprinter(loaded, device=device_arg(device))
     Library.create(path, identity_of_fingerprinter(fingerprinter),
                    model_spec=spec if spec == DEFAULT_MODEL else str(Path(spec).resolve())).close()
     return _summary(path)
@@ -220,6 +222,13 @@ def audit_tracks(inputs: list[Path], library_path: Path, out: Path, progress: Pr
                      progress=progress, on_row=on_row, cancel=cancel)
 
 
+def probe_device(choice: str, progress: Progress, cancel: threading.Event) -> str:
+    """The compute device's name for the status bar (imports torch: run it on a worker)."""
+    from lumina.fingerprint import choose_device, device_label
+
+    return device_label(choose_device(device_arg(choice)))
+
+
 def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> object:
     """Verify a signed report; raises InvalidReport / UnreadableReport with the reason."""
     from lumina.report import verify_report
@@ -227,7 +236,8 @@ def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) 
     return verify_report(Path(path))
 
 
-def _device(choice: str) -> str | None:
+def device_arg(choice: str) -> str | None:
+    """The engine's ``device`` argument for a settings choice ("auto" → None)."""
     return None if choice in ("", "auto") else choice
 
 
@@ -262,6 +272,6 @@ class EngineCache:
                 found = self._fingerprinters.get(key)
             if found is not None:
                 return found
-            made = fingerprinter_for(lib, model=self.model(spec), device=_device(device))
+            made = fingerprinter_for(lib, model=self.model(spec), device=device_arg(device))
         with self._lock:
             return self._fingerprinters.setdefault(key, made)

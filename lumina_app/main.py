@@ -366,15 +366,9 @@ class MainWindow(QMainWindow):
 
     def _probe_device(self) -> None:
         # torch is imported on a worker, so the window appears before torch has loaded.
-        choice = self.settings.device
-
-        def work(progress, cancel) -> str:
-            from lumina.fingerprint import choose_device, device_label
-
-            return device_label(choose_device(jobs._device(choice)))
-
         self.device_label.setText("device: …")
-        self._start(work, "device", succeeded=self._on_device,
+        self._start(functools.partial(jobs.probe_device, self.settings.device), "device",
+                    succeeded=self._on_device,
                     failed=lambda msg: self.device_label.setText(f"device: ⚠ {msg}"))
 
     def _on_device(self, label: str) -> None:
