@@ -532,7 +532,8 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
         return analyze_fingerprint(fp, lib, null=null, top=top, gate=gate, lam=lam,
                                    cohort_size=cohort_size, cohort_seed=cohort_seed,
                                    channel_notes=channel_notes(
-                                       fingerprinter.model))  # type: ignore[attr-defined]
+                                       fingerprinter.model,  # type: ignore[attr-defined]
+                                       fingerprinter.composition_rendering))  # type: ignore[attr-defined]
     finally:
         if owned:
             lib.close()

@@ -337,7 +337,8 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         prepared = lib.prepare()  # built once here, not inside the first track's analysis
         library_digest = prepared.digest
         model_obj = fingerprinter.model  # type: ignore[attr-defined]
-        notes = channel_notes(model_obj)
+        notes = channel_notes(model_obj,
+                              fingerprinter.composition_rendering)  # type: ignore[attr-defined]
         library_ref = {"name": lib.name, "library_id": lib.manifest.library_id,
                        "digest": library_digest, "songs": len(lib)}
         model_ref = {"name": model_obj.name, "weights_sha256": model_obj.weights_sha256}

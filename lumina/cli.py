@@ -97,6 +97,18 @@ def _load_model_for(spec: str | None, library_path: Path):
     return spec, load_model(spec)
 
 
+def _rendering_for_index(args: argparse.Namespace, library_path: Path) -> str | None:
+    """``--composition-rendering`` checked against the library being extended (a mismatch
+    fails before any model is loaded), or the library's / the default one."""
+    from lumina.library import MANIFEST_NAME, Library, composition_rendering_for
+
+    manifest = None
+    if (library_path / MANIFEST_NAME).exists():
+        with Library.open(library_path) as lib:
+            manifest = lib.manifest
+    return composition_rendering_for(manifest, args.composition_rendering)
+
+
 def _model_spec_for_manifest(spec: str) -> str:
     # A folder is recorded as an absolute path so later commands run from elsewhere find it.
     from lumina.models import DEFAULT_MODEL
@@ -152,7 +164,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from lumina.library import Library, identity_of_fingerprinter, index_files
 
     spec, model = _load_model_for(args.model, library_path)
-    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size)
+    rendering = _rendering_for_index(args, library_path)
+    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size,
+                                  composition_rendering=rendering)
     lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
                                  model_spec=_model_spec_for_manifest(spec))
     bar = ProgressBar("index")
@@ -186,6 +200,7 @@ def _index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path
     address = None if args.ray in (None, "", "local") else args.ray
     try:
         summary = index_on_ray(library_path, files, model=args.model, address=address,
+                               composition_rendering=args.composition_rendering,
                                ship_audio=args.ship_audio, device=args.device,
                                batch_size=args.batch_size, progress=line, report=report,
                                say=line.line)
@@ -234,6 +249,9 @@ def _cmd_library(args: argparse.Namespace) -> int:
             print(f"projection  D={info['dim']}, seed {info['projection_seed']}, "
                   f"{info['projection_blocks']} blocks; chunks of {info['chunk_seconds']:g} s "
                   f"at {info['sample_rate']} Hz; channels {', '.join(info['channels'])}")
+            rendering = info.get("composition_rendering")
+            print("composition " + (f"on the {rendering} rendering (timbre-neutral)"
+                                    if rendering else "on the audio itself (the paper's mode)"))
             print(f"songs       {info['songs']} live, {info['removed']} removed "
                   f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
                   "of matrices")
@@ -450,6 +468,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
+    from lumina.rendering import RENDERINGS
+
     parser = argparse.ArgumentParser(
         prog="lumina",
         description="Which catalog songs influenced a piece of AI-generated music, how much, "
@@ -483,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "model, or lumina-tiny for a new library)")
     ix.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     ix.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    ix.add_argument("--composition-rendering", default=None, metavar="NAME",
+                    help="for a new library: compute the composition channel on a "
+                         f"timbre-neutral rendering ({', '.join(RENDERINGS)}) or "
+                         f"'{PLAIN_RENDERING}' for the audio itself (default: "
+                         f"{DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING}); an existing "
+                         "library keeps its own; see docs/method.md")
     ix.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="fingerprint on Ray actors, this process writing the library: a "
                          "local Ray instance, or 'auto' / HOST:PORT for a running cluster "

@@ -95,8 +95,9 @@ class IndexWorker:
     Parameters
     ----------
     model_spec : ``lumina-tiny`` or a model folder at a path this node sees.
-    projection : the library's ``dim``, ``seed``, ``blocks``, ``chunk_seconds`` (None: the
-        defaults, for a library that does not exist yet).
+    projection : the library's ``dim``, ``seed``, ``blocks``, ``chunk_seconds`` and
+        ``composition_rendering``; for a library that does not exist yet only the rendering
+        (the rest are the defaults).
     device : ``cuda`` (the GPU Ray assigned), ``cpu`` …
     batch_size : chunks per forward pass.
     threads : torch CPU threads (the actor's CPU slots).
@@ -348,7 +349,8 @@ def _connect(ray, address: str | None) -> bool:
 
 def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
                  *, model: str | None = None, address: str | None = None,
-                 ship_audio: bool = False, device: str | None = None, batch_size: int = 4,
+                 composition_rendering: str | None = None, ship_audio: bool = False,
+                 device: str | None = None, batch_size: int = 4,
                  workers: int | None = None, cpus_per_worker: int = 1,
                  max_attempts: int = MAX_ATTEMPTS,
                  progress: Callable[[ClusterStatus], None] | None = None,
@@ -364,6 +366,9 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
     paths : audio files (see :func:`lumina.library.collect_audio_files`), in commit order.
     model : ``lumina-tiny`` or a model folder every node sees at this path (default: the
         library's model, else lumina-tiny).
+    composition_rendering : a rendering name or ``"plain"`` (see
+        :func:`lumina.library.composition_rendering_for`); None: the library's, or the
+        default for a new library. Another rendering than an existing library's is refused.
     address : ``None`` or ``"local"`` starts a local Ray instance; ``"auto"`` joins the
         cluster started on this machine with ``ray start``; ``"HOST:PORT"`` joins that one.
         When Ray is already initialised in this process, that connection is used.
@@ -397,7 +402,7 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         or the library refuses the workers' model.
     """
     ray = import_ray()
-    from lumina.library import MANIFEST_NAME, Library
+    from lumina.library import MANIFEST_NAME, Library, composition_rendering_for
     from lumina.models import DEFAULT_MODEL
 
     files = [Path(p) for p in paths]
@@ -406,19 +411,22 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
     lib = writer = None
     if (lib_path / MANIFEST_NAME).exists():
         lib = Library.open(lib_path)
+        mf = lib.manifest
         try:
+            rendering = composition_rendering_for(mf, composition_rendering)
             writer = lib.writer()  # the lock first: a busy library fails before Ray starts
         except BaseException:
             lib.close()
             raise
-        mf = lib.manifest
         spec = model or mf.model_spec or DEFAULT_MODEL
-        projection: dict | None = {"dim": mf.dim, "seed": mf.projection_seed,
-                                   "blocks": mf.projection_blocks,
-                                   "chunk_seconds": mf.chunk_seconds}
+        projection: dict = {"dim": mf.dim, "seed": mf.projection_seed,
+                            "blocks": mf.projection_blocks,
+                            "chunk_seconds": mf.chunk_seconds,
+                            "composition_rendering": rendering}
     else:
         spec = model or DEFAULT_MODEL
-        projection = None
+        projection = {"composition_rendering": composition_rendering_for(
+            None, composition_rendering)}
     if spec != DEFAULT_MODEL:  # workers on other nodes have other working folders
         spec = str(Path(spec).expanduser().resolve())
     started_ray = False

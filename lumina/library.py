@@ -71,6 +71,9 @@ from lumina.readahead import ReadAhead
 __all__ = [
     "FORMAT_VERSION",
     "IDENTITY_FIELDS",
+    "DEFAULT_COMPOSITION_RENDERING",
+    "PLAIN_RENDERING",
+    "composition_rendering_for",
     "IndexEvent",
     "IndexRun",
     "IndexSummary",
@@ -112,7 +115,11 @@ IDENTITY_FIELDS = (
     "chunk_seconds",
     "sample_rate",
     "channels",
+    "composition_rendering",
 )
+#: Identity fields a paper-mode library leaves out (absent = None), so its manifest and
+#: digest are those of a library made before the field existed.
+_OPTIONAL_IDENTITY = ("composition_rendering",)
 KINDS = ("track", "chunks")
 #: Rows per block when whole matrices are streamed. The same block as attribution's so the
 #: prepared matrices (and the library mean) are bit-identical to ``build_channel_index``.
@@ -198,6 +205,10 @@ class Manifest:
         Channel names in file order, e.g. ``("composition", "production")``.
     software_version, created : str
         LUMINA version and UTC time at creation.
+    composition_rendering : str or None
+        ``name/version`` of the timbre-neutral rendering the composition channel's
+        fingerprints were computed on (:mod:`lumina.rendering`); None: the audio itself
+        (the paper's mode). Queries must use the same rendering.
     model_spec : str
         How the model was given (``lumina-tiny`` or an absolute folder); a default for later
         commands, not part of the identity.
@@ -216,10 +227,13 @@ class Manifest:
     created: str
     model_spec: str = ""
     format_version: int = FORMAT_VERSION
+    composition_rendering: str | None = None
 
     def identity(self) -> dict[str, object]:
-        """The fields that decide whether two sets of fingerprints are comparable."""
-        out = {name: getattr(self, name) for name in IDENTITY_FIELDS}
+        """The fields that decide whether two sets of fingerprints are comparable; an
+        optional field that is None is left out."""
+        out = {name: getattr(self, name) for name in IDENTITY_FIELDS
+               if not (name in _OPTIONAL_IDENTITY and getattr(self, name) is None)}
         out["channels"] = list(self.channels)
         return out
 
@@ -237,6 +251,8 @@ class Manifest:
             "chunk_seconds": self.chunk_seconds,
             "sample_rate": self.sample_rate,
             "channels": list(self.channels),
+            **({} if self.composition_rendering is None
+               else {"composition_rendering": self.composition_rendering}),
             "dtype": DTYPE.str,
             "software_version": self.software_version,
             "created": self.created,
@@ -276,6 +292,9 @@ class Manifest:
         if not chunk_seconds > 0 or sample_rate <= 0:
             raise LibraryError(f"{where}: chunk_seconds and sample_rate must be positive")
         sha = str(get("model_sha256", str))
+        rendering = data.get("composition_rendering")
+        if rendering is not None:
+            rendering = _known_rendering(rendering, where)
         return cls(
             library_id=str(get("library_id", str)),
             model_name=str(get("model_name", str)),
@@ -290,6 +309,7 @@ class Manifest:
             created=str(data.get("created", "")),
             model_spec=str(data.get("model_spec", "") or ""),
             format_version=int(version),
+            composition_rendering=rendering,
         )
 
     def check_compatible(self, params: Mapping[str, object], what: str = "the fingerprints",
@@ -312,6 +332,14 @@ class Manifest:
         """
         mine = self.identity()
         for name in IDENTITY_FIELDS:
+            if name in _OPTIONAL_IDENTITY:
+                theirs, ours = params.get(name), mine.get(name)
+                if theirs != ours:
+                    raise LibraryError(
+                        f"{library} has composition fingerprints of "
+                        f"{_rendering_words(ours)}, {what} of {_rendering_words(theirs)}; "
+                        "fingerprints of different renderings cannot be compared")
+                continue
             if name not in params:
                 if name == "channels":
                     continue
@@ -339,6 +367,65 @@ class Manifest:
                 )
 
 
+def _rendering_words(rendering: object) -> str:
+    return "the audio itself" if rendering is None else f"the {rendering} rendering"
+
+
+def _known_rendering(value: object, where: str) -> str:
+    """The ``name/version`` of a rendering this LUMINA can make; else a one-line error."""
+    from lumina.rendering import RENDERINGS
+
+    known = {r.id for r in RENDERINGS.values()}
+    if not isinstance(value, str) or value not in known:
+        raise LibraryError(
+            f"{where}: composition rendering {value!r} is not one this LUMINA knows "
+            f"({', '.join(sorted(known))})")
+    return value
+
+
+#: What ``--composition-rendering`` calls the paper's mode (no rendering).
+PLAIN_RENDERING = "plain"
+#: The composition rendering of a new library when none is asked for (None: the paper's mode).
+DEFAULT_COMPOSITION_RENDERING: str | None = None
+
+
+def composition_rendering_for(manifest: Manifest | None, requested: str | None = None
+                              ) -> str | None:
+    """The composition rendering (``name/version``, None: the audio itself) to fingerprint
+    with for a library.
+
+    Parameters
+    ----------
+    manifest : the library's, or None for a library about to be created.
+    requested : a rendering name (``shepard-onsets`` …), ``"plain"`` for the paper's mode,
+        or None: the library's rendering, or :data:`DEFAULT_COMPOSITION_RENDERING` for a new
+        library.
+
+    Raises
+    ------
+    LibraryError
+        Unknown rendering, or one other than the library's (one line).
+    """
+    from lumina.rendering import rendering_id
+
+    if requested is None:
+        return (manifest.composition_rendering if manifest is not None
+                else rendering_id(DEFAULT_COMPOSITION_RENDERING))
+    if requested == PLAIN_RENDERING:
+        wanted = None
+    else:
+        try:
+            wanted = rendering_id(requested)
+        except ValueError as exc:
+            raise LibraryError(f"{exc}, or {PLAIN_RENDERING!r} for the audio itself") from None
+    if manifest is not None and wanted != manifest.composition_rendering:
+        raise LibraryError(
+            f"the library's composition fingerprints are of "
+            f"{_rendering_words(manifest.composition_rendering)}, not of "
+            f"{_rendering_words(wanted)}; index into a new library to use another rendering")
+    return wanted
+
+
 def identity_of_fingerprinter(fingerprinter: object) -> dict[str, object]:
     """The manifest identity a :class:`lumina.fingerprint.Fingerprinter` produces.
 
@@ -357,6 +444,7 @@ def identity_of_fingerprinter(fingerprinter: object) -> dict[str, object]:
         "chunk_seconds": float(fingerprinter.chunk_seconds),  # type: ignore[attr-defined]
         "sample_rate": int(model.sample_rate),
         "channels": list(model.channels),
+        "composition_rendering": fingerprinter.composition_rendering,  # type: ignore[attr-defined]
     }
 
 
@@ -389,7 +477,8 @@ def fingerprinter_for(library: Library, *, model: object | None = None,
             f"({model.name}); pass the library's model with --model")  # type: ignore[attr-defined]
     return Fingerprinter(model, device=device, batch_size=batch_size, dim=mf.dim,
                          seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
-                         blocks=mf.projection_blocks)
+                         blocks=mf.projection_blocks,
+                         composition_rendering=mf.composition_rendering)
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -1040,7 +1129,8 @@ class Library:
             raise LibraryError(f"{folder}: exists and is not a folder")
         if (folder / MANIFEST_NAME).exists():
             raise LibraryError(f"{folder.name} is already a library")
-        missing = [k for k in (*IDENTITY_FIELDS, "model_name") if k not in identity]
+        missing = [k for k in (*IDENTITY_FIELDS, "model_name")
+                   if k not in identity and k not in _OPTIONAL_IDENTITY]
         if missing:
             raise LibraryError(f"cannot create a library without {', '.join(missing)}")
         try:
@@ -1094,6 +1184,8 @@ class Library:
                 software_version=__version__,
                 created=_now(),
                 model_spec=model_spec,
+                composition_rendering=identity.get(  # type: ignore[arg-type]
+                    "composition_rendering"),
             )
             Manifest.from_json(manifest.to_json())  # same validation as on open
             conn = _connect(folder / CATALOG_NAME)

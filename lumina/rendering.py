@@ -14,10 +14,12 @@ Library songs and queries must go through the same rendering, so every rendering
 Every rendering is a pure, deterministic function of its input (numpy only, no random
 numbers, no state)::
 
-    samples (S,) float32 at ``rate``  →  rendered (S,) float32 at ``rate``
+    samples (S,) float32 at ``rate``  →  rendered (S',) float32 at ``rate``,
+    S' = rendered_length(S, time_scale) = ⌈S · time_scale⌉
 
-The output has the input's length and a peak of :data:`PEAK` (silence renders as silence;
-input shorter than an analysis window is zero-padded for the analysis). The analysis is
+The output has a peak of :data:`PEAK` (silence renders as silence; input shorter than an
+analysis window is zero-padded for the analysis) and, for the renderings of the paper's
+length (:attr:`Rendering.time_scale` 1), the input's length. The analysis is
 level-invariant: scaling the input does not change the rendering.
 
 The renderings (measured in ``bench/composition_rendering.py``):
@@ -32,6 +34,11 @@ The renderings (measured in ``bench/composition_rendering.py``):
     rhythm — tempo, groove, note density — and nothing else: no pitch.
 ``shepard-onsets``
     ``shepard`` plus ``onset-clicks`` at half level: pitch-class content and rhythm.
+``shepard-2x``, ``onset-clicks-2x``, ``shepard-onsets-2x``
+    The same analysis synthesised in half the time (``time_scale`` 0.5): frame t of the
+    16 ms analysis is played at 8 ms · t, with the same Shepard tones (same pitches) and
+    the same click. Half the samples, so half the codec frames and half the tokens in the
+    composition channel's forward and backward pass — the bulk of the rendering's cost.
 
 Tried and dropped (numbers in the bench's docstring): Shepard tones under the frame's
 loudness envelope (the envelope carries the instrument's attack and decay, so timbre leaks
@@ -43,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -58,6 +65,7 @@ __all__ = [
     "onset_frames",
     "pitch_salience",
     "render",
+    "rendered_length",
     "rendering_id",
     "shepard",
     "shepard_onsets",
@@ -243,6 +251,32 @@ def onset_frames(samples: np.ndarray, rate: int) -> np.ndarray:
 # --------------------------------------------------------------------------- synthesis
 
 
+def rendered_length(n_samples: int, time_scale: float = 1.0) -> int:
+    """Samples in the rendering of ``n_samples`` input samples: ⌈n_samples · time_scale⌉
+    (exactly ``n_samples`` at ``time_scale`` 1).
+
+    Raises
+    ------
+    ValueError
+        ``time_scale`` outside (0, 1]: a rendering may compress time, never stretch it.
+    """
+    if not 0.0 < time_scale <= 1.0:
+        raise ValueError(f"time_scale must be in (0, 1], got {time_scale!r}")
+    return int(np.ceil(n_samples * time_scale))
+
+
+def _synthesis_grid(n_samples: int, rate: int, time_scale: float) -> tuple[int, int]:
+    """``(n_out, hop_out)``: the rendering's length (:func:`rendered_length`) and its
+    synthesis hop, the analysis hop scaled by ``time_scale`` — analysis frame t sounds at
+    output sample t · hop_out. At ``time_scale`` 1 this is ``(n_samples, hop)``, so the
+    renderings of the input's length are unchanged by the option. hop_out is rounded to
+    whole samples (exact at 32 kHz and 0.5: 512 → 256); where it is not exact the frames
+    drift against ⌈S · time_scale⌉ by under half a sample per frame, and the last frames are
+    cut or held (:func:`_modulate`)."""
+    return (rendered_length(n_samples, time_scale),
+            max(1, int(round(_hop(rate) * time_scale))))
+
+
 @lru_cache(maxsize=4)
 def _shepard_bank(rate: int, n: int) -> np.ndarray:
     """Twelve Shepard tones, float32 (12, n), pitch class 0 = C: octave-spaced partials from
@@ -293,10 +327,11 @@ def _click(rate: int) -> np.ndarray:
     return out
 
 
-def _clicks(onsets: np.ndarray, rate: int, n: int) -> np.ndarray:
-    """One :func:`_click` at every onset frame (frame t at sample t · hop). (n,) float64."""
+def _clicks(onsets: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
+    """One :func:`_click` at every onset frame (T,) bool, frame t at sample t · ``hop`` (the
+    synthesis hop). (n,) float64. The click itself is never compressed: it is the fixed
+    sound, and only where it sounds carries the composition."""
     click = _click(rate)
-    hop = _hop(rate)
     out = np.zeros(n + click.size)
     for frame in np.flatnonzero(onsets):
         at = int(frame) * hop
@@ -314,14 +349,17 @@ def _finish(y: np.ndarray, n: int) -> np.ndarray:
     return (PEAK * y / peak).astype(np.float32)
 
 
-def _shepard_layer(x: np.ndarray, rate: int) -> np.ndarray:
-    """The Shepard-tone re-synthesis of :func:`chroma_frames`, unnormalised (n,)."""
+def _shepard_layer(x: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
+    """The Shepard-tone re-synthesis of :func:`chroma_frames` of ``x`` (S,), frame t at
+    output sample t · ``hop``: unnormalised float64 (n,). The tones keep their pitch
+    whatever the hop (time is compressed, not the frequency)."""
     chroma = chroma_frames(x, rate)
-    return _modulate(chroma, _shepard_bank(rate, x.size), _hop(rate)).astype(np.float64)
+    return _modulate(chroma, _shepard_bank(rate, n), hop).astype(np.float64)
 
 
-def shepard(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Chroma frames re-synthesised as octave-free Shepard tones (rendering ``shepard``).
+def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
+    """Chroma frames re-synthesised as octave-free Shepard tones (rendering ``shepard``;
+    ``shepard-2x`` at ``time_scale`` 0.5).
 
     Every pitch class sounds as a Shepard tone (:func:`_shepard_bank`) weighted by its
     value in :func:`chroma_frames`, interpolated between frames; the level is constant while
@@ -332,58 +370,71 @@ def shepard(samples: np.ndarray, rate: int) -> np.ndarray:
     ----------
     samples : (S,) float32, mono.
     rate : sample rate in Hz.
+    time_scale : output duration / input duration, in (0, 1]: the analysis frames are
+        played ``1 / time_scale`` times faster (:func:`_synthesis_grid`).
 
     Returns
     -------
-    float32 (S,), peak :data:`PEAK`; zeros for silence.
+    float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
+    for silence.
     """
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    n, hop = _synthesis_grid(x.size, rate, time_scale)
     if x.size == 0:
         return np.zeros(0, dtype=np.float32)
-    return _finish(_shepard_layer(x, rate), x.size)
+    return _finish(_shepard_layer(x, rate, n, hop), n)
 
 
-def onset_clicks(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Every note onset as one fixed click (rendering ``onset-clicks``): the rhythm only.
+def onset_clicks(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
+    """Every note onset as one fixed click (rendering ``onset-clicks``; ``onset-clicks-2x``
+    at ``time_scale`` 0.5): the rhythm only.
 
     Parameters
     ----------
     samples : (S,) float32, mono.
     rate : sample rate in Hz.
+    time_scale : output duration / input duration, in (0, 1]: the onsets are placed
+        ``1 / time_scale`` times closer (tempo scaled, the click unchanged).
 
     Returns
     -------
-    float32 (S,), peak :data:`PEAK`; zeros for silence or input without onsets.
+    float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
+    for silence or input without onsets.
     """
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    n, hop = _synthesis_grid(x.size, rate, time_scale)
     if x.size == 0:
         return np.zeros(0, dtype=np.float32)
     onsets = onset_frames(x, rate) & _audible(x, rate)
-    return _finish(_clicks(onsets, rate, x.size), x.size)
+    return _finish(_clicks(onsets, rate, n, hop), n)
 
 
-def shepard_onsets(samples: np.ndarray, rate: int) -> np.ndarray:
+def shepard_onsets(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
     """:func:`shepard` (scaled to peak 1) plus :func:`onset_clicks` at :data:`CLICK_LEVEL`
-    (rendering ``shepard-onsets``): pitch-class content and rhythm.
+    (rendering ``shepard-onsets``; ``shepard-onsets-2x`` at ``time_scale`` 0.5):
+    pitch-class content and rhythm.
 
     Parameters
     ----------
     samples : (S,) float32, mono.
     rate : sample rate in Hz.
+    time_scale : output duration / input duration, in (0, 1] (see :func:`shepard`).
 
     Returns
     -------
-    float32 (S,), peak :data:`PEAK`; zeros for silence.
+    float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
+    for silence.
     """
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    n, hop = _synthesis_grid(x.size, rate, time_scale)
     if x.size == 0:
         return np.zeros(0, dtype=np.float32)
-    tones = _shepard_layer(x, rate)
+    tones = _shepard_layer(x, rate, n, hop)
     peak = float(np.abs(tones).max())
     if peak > 0.0:
         tones /= peak
     onsets = onset_frames(x, rate) & _audible(x, rate)
-    return _finish(tones + CLICK_LEVEL * _clicks(onsets, rate, x.size), x.size)
+    return _finish(tones + CLICK_LEVEL * _clicks(onsets, rate, n, hop), n)
 
 
 # --------------------------------------------------------------------------- registry
@@ -398,33 +449,61 @@ class Rendering:
     name : short identifier, e.g. ``shepard``.
     version : bumped whenever the output changes for some input; fingerprints made with
         different versions are not comparable.
-    function : ``(samples (S,) float32, rate) → (S,) float32``, pure and deterministic.
+    function : ``(samples (S,) float32, rate) → (S',) float32``, pure and deterministic,
+        S' = :meth:`length` (S).
     description : one line for reports and help texts.
+    time_scale : output duration / input duration, in (0, 1]; 1 (default): the rendering
+        keeps the input's length. Below 1 the composition pass sees fewer codec frames.
     """
 
     name: str
     version: int
     function: Callable[[np.ndarray, int], np.ndarray]
     description: str
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        rendered_length(0, self.time_scale)  # rejects a time_scale outside (0, 1]
 
     @property
     def id(self) -> str:
         """``name/version``, e.g. ``shepard/1``: what fingerprints and libraries record."""
         return f"{self.name}/{self.version}"
 
+    def length(self, n_samples: int) -> int:
+        """Samples in the rendering of ``n_samples`` input samples (:func:`rendered_length`)."""
+        return rendered_length(n_samples, self.time_scale)
+
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         return render(samples, rate, self)
 
 
+def _time_compressed(base: Rendering, factor: int, version: int) -> Rendering:
+    """``base`` synthesised ``factor`` times faster, named ``{base.name}-{factor}x``.
+
+    It has a version of its own: bump it when this rendering's output changes, including
+    through a change of ``base``'s function.
+    """
+    return Rendering(f"{base.name}-{factor}x", version,
+                     partial(base.function, time_scale=1.0 / factor),
+                     f"{base.description}; {factor}x time-compressed (1/{factor} the tokens)",
+                     time_scale=1.0 / factor)
+
+
+_FULL_LENGTH = (
+    Rendering("shepard", 1, shepard,
+              "chroma frames as octave-free Shepard tones at constant level"),
+    Rendering("onset-clicks", 1, onset_clicks,
+              "note onsets as one fixed click: rhythm only, no pitch"),
+    Rendering("shepard-onsets", 1, shepard_onsets,
+              "Shepard-tone chroma plus onset clicks: pitch classes and rhythm"),
+)
+
 RENDERINGS: dict[str, Rendering] = {
-    r.name: r for r in (
-        Rendering("shepard", 1, shepard,
-                  "chroma frames as octave-free Shepard tones at constant level"),
-        Rendering("onset-clicks", 1, onset_clicks,
-                  "note onsets as one fixed click: rhythm only, no pitch"),
-        Rendering("shepard-onsets", 1, shepard_onsets,
-                  "Shepard-tone chroma plus onset clicks: pitch classes and rhythm"),
-    )
+    r.name: r for r in (*_FULL_LENGTH,
+                        # Half the tokens for the composition pass, which dominates the cost
+                        # of a rendering (bench/composition_rendering.py).
+                        *(_time_compressed(base, 2, version=1) for base in _FULL_LENGTH))
 }
 
 
@@ -465,12 +544,14 @@ def render(samples: np.ndarray, rate: int, rendering: str | Rendering) -> np.nda
 
     Returns
     -------
-    float32 (S,).
+    float32 (S',), S' = ``rendering.length(S)``: S unless the rendering compresses time
+    (:attr:`Rendering.time_scale`).
 
     Raises
     ------
     ValueError
-        Not mono, a non-positive rate, NaN/Inf in the input, or an unknown rendering.
+        Not mono, a non-positive rate, NaN/Inf in the input, an unknown rendering, or an
+        output of another length than the rendering declares.
     """
     r = get_rendering(rendering)
     x = np.asarray(samples, dtype=np.float32)
@@ -481,6 +562,8 @@ def render(samples: np.ndarray, rate: int, rendering: str | Rendering) -> np.nda
     if not np.all(np.isfinite(x)):
         raise ValueError("samples contain NaN or Inf")
     y = np.asarray(r.function(x, int(rate)), dtype=np.float32)
-    if y.shape != x.shape:
-        raise ValueError(f"rendering {r.id} returned shape {y.shape} for input {x.shape}")
+    expected = (r.length(x.size),)
+    if y.shape != expected:
+        raise ValueError(f"rendering {r.id} returned shape {y.shape} for input {x.shape} "
+                         f"(expected {expected}, time_scale {r.time_scale:g})")
     return y

@@ -271,7 +271,8 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         f"projection (seed {par['projection_seed']}, {par['projection_blocks']} Kronecker "
         "blocks per layer). The same is done once for every catalog song.",
         "<b>Composition</b> uses the model's self-attention layers, <b>production</b> its "
-        "output heads. What each channel actually tracks on a given model is measured by the "
+        "output heads. " + _rendering_sentence(par.get("composition_rendering")) +
+        "What each channel actually tracks on a given model is measured by the "
         "validation study; treat the names as the channels' intent.",
         f"Cosine similarity ranks the songs. Confidence uses the {null_text}. A song "
         f"qualifies at confidence ≥ {_pct(par['gate'])}. Kernel regression "
@@ -279,6 +280,18 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         "qualifying songs sum to 100 % per channel.",
     ]
     return [Paragraph(t, st["body"]) for t in text]
+
+
+def _rendering_sentence(rendering: str | None) -> str:
+    if rendering is None:
+        return "Both channels see the track's audio itself (the paper's mode). "
+    from lumina.rendering import RENDERINGS
+
+    name = rendering.partition("/")[0]
+    what = RENDERINGS[name].description if name in RENDERINGS else "a timbre-neutral rendering"
+    return (f"The composition channel sees a timbre-neutral rendering of the audio "
+            f"(<i>{rendering}</i>: {what}), so the instrument's sound cannot drive it; "
+            "production sees the audio itself. ")
 
 
 def _signature_block(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:

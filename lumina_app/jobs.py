@@ -85,6 +85,8 @@ class LibrarySummary:
     dim: int
     size_bytes: int
     is_demo: bool = False
+    #: ``name/version`` of the composition channel's rendering; None: the audio itself
+    composition_rendering: str | None = None
 
     @property
     def label(self) -> str:
@@ -101,7 +103,8 @@ def _summary(path: Path, is_demo: bool = False) -> LibrarySummary:
                           Path(path).name, songs=int(info["songs"]),
                           model_name=str(info["model_name"]),
                           model_sha256=str(info["model_sha256"]), dim=int(info["dim"]),
-                          size_bytes=size, is_demo=is_demo)
+                          size_bytes=size, is_demo=is_demo,
+                          composition_rendering=info.get("composition_rendering"))
 
 
 def open_library(path: Path, progress: Progress, cancel: threading.Event,
@@ -115,10 +118,13 @@ def open_library(path: Path, progress: Progress, cancel: threading.Event,
 
 def create_library(path: Path, progress: Progress, cancel: threading.Event,
                    cache: EngineCache, model: str | None = None,
-                   device: str = "auto") -> LibrarySummary:
-    """Create an empty library for the embedded model (or ``model``) at ``path``."""
+                   device: str = "auto",
+                   composition_rendering: str | None = None) -> LibrarySummary:
+    """Create an empty library for the embedded model (or ``model``) at ``path``, its
+    composition channel on ``composition_rendering`` (a name, ``"plain"``, or None: the
+    default)."""
     from lumina.fingerprint import Fingerprinter
-    from lumina.library import Library, identity_of_fingerprinter
+    from lumina.library import Library, composition_rendering_for, identity_of_fingerprinter
     from lumina.models import DEFAULT_MODEL
 
     path = Path(path)
@@ -126,7 +132,9 @@ def create_library(path: Path, progress: Progress, cancel: threading.Event,
         raise LuminaError(f"{path} is not empty: choose a new folder for the library")
     spec = model or DEFAULT_MODEL
     loaded = cache.model(spec)
-    fingerprinter = Fingerprinter(loaded, device=device_arg(device))
+    fingerprinter = Fingerprinter(loaded, device=device_arg(device),
+                                  composition_rendering=composition_rendering_for(
+                                      None, composition_rendering))
     Library.create(path, identity_of_fingerprinter(fingerprinter),
                    model_spec=spec if spec == DEFAULT_MODEL else str(Path(spec).resolve())).close()
     return _summary(path)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -23,7 +24,25 @@ from PySide6.QtWidgets import (
 
 from lumina.progress import ProgressState
 
-__all__ = ["LibraryPanel", "human_size"]
+__all__ = ["LibraryPanel", "human_size", "rendering_choices", "rendering_label"]
+
+
+def rendering_label(rendering: str | None) -> str:
+    """How the panel names a library's composition rendering (None: the audio itself)."""
+    return f"{rendering} rendering" if rendering else "the audio itself"
+
+
+def rendering_choices() -> list[tuple[str, str]]:
+    """``(label, value for jobs.create_library)`` per choice, the default first."""
+    from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
+    from lumina.rendering import RENDERINGS
+
+    options = [(PLAIN_RENDERING, "the audio itself (the LUMINA paper's mode)")] + [
+        (name, f"{name} rendering: {r.description}") for name, r in RENDERINGS.items()]
+    default = (DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING).partition("/")[0]
+    options.sort(key=lambda item: item[0] != default)
+    return [(f"{text} (default)" if value == default else text, value)
+            for value, text in options]
 
 
 def human_size(n: int) -> str:
@@ -37,7 +56,7 @@ def human_size(n: int) -> str:
 
 class LibraryPanel(QWidget):
     openRequested = Signal(object)        # Path of an existing library
-    createRequested = Signal(object)      # Path of a new, empty folder
+    createRequested = Signal(object, str)  # Path of a new, empty folder; rendering name
     addFolderRequested = Signal(object)   # Path of a folder of audio to index
     demoRequested = Signal()
     cancelRequested = Signal()
@@ -49,6 +68,8 @@ class LibraryPanel(QWidget):
         self.name.setStyleSheet("font-weight: 600; font-size: 13px;")
         self.songs = QLabel("—")
         self.model = QLabel("—")
+        self.composition = QLabel("—")
+        self.composition.setWordWrap(True)
         self.size = QLabel("—")
         self.where = QLabel("—")
         self.where.setWordWrap(True)
@@ -57,6 +78,7 @@ class LibraryPanel(QWidget):
         form = QFormLayout()
         form.addRow("Songs", self.songs)
         form.addRow("Model", self.model)
+        form.addRow("Composition", self.composition)
         form.addRow("Size", self.size)
         form.addRow("Folder", self.where)
 
@@ -105,14 +127,21 @@ class LibraryPanel(QWidget):
         self.add_button.setEnabled(summary is not None and not getattr(summary, "is_demo", False))
         if summary is None:
             self.name.setText("No library")
-            for label in (self.songs, self.model, self.size, self.where):
+            for label in (self.songs, self.model, self.composition, self.size, self.where):
                 label.setText("—")
+                label.setToolTip("")
             return
         demo = " (demo)" if summary.is_demo else ""
         self.name.setText(f"{summary.name}{demo}")
         self.songs.setText(f"{summary.songs:,}")
         self.model.setText(f"{summary.model_name} · {summary.model_sha256[:12]}… · D={summary.dim}")
         self.model.setToolTip(summary.model_sha256)
+        rendering = getattr(summary, "composition_rendering", None)
+        self.composition.setText(rendering_label(rendering))
+        self.composition.setToolTip(
+            "The composition channel's fingerprints are of a timbre-neutral rendering of "
+            "the audio, so the instrument's sound cannot drive them" if rendering else
+            "Both channels see the audio itself (the LUMINA paper's mode)")
         self.size.setText(human_size(summary.size_bytes))
         self.where.setText(str(summary.path))
 
@@ -150,8 +179,16 @@ class LibraryPanel(QWidget):
     def _ask_new(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self, "Choose an empty folder for the new library")
-        if folder:
-            self.createRequested.emit(Path(folder))
+        if not folder:
+            return
+        choices = rendering_choices()
+        labels = [label for label, _ in choices]
+        label, ok = QInputDialog.getItem(
+            self, "Composition channel",
+            "What should the composition channel fingerprint?\n(fixed for the library's "
+            "life; see docs/method.md)", labels, 0, False)
+        if ok:
+            self.createRequested.emit(Path(folder), dict(choices)[label])
 
     def _ask_add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio to the library")

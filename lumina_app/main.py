@@ -480,9 +480,10 @@ class MainWindow(QMainWindow):
         self._run_library_task(jobs.prepare_demo,
                                "Preparing the demo library (first time: about 2 minutes)")
 
-    def create_library(self, path: Path) -> None:
+    def create_library(self, path: Path, composition_rendering: str | None = None) -> None:
         work = functools.partial(jobs.create_library, Path(path), cache=self.cache,
-                                 device=self.settings.device)
+                                 device=self.settings.device,
+                                 composition_rendering=composition_rendering)
         self._run_library_task(work, f"Creating {Path(path).name}")
 
     def index_folder(self, folder: Path) -> None:

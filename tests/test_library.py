@@ -631,3 +631,82 @@ def test_kill_9_during_indexing_then_resume(tmp_path, model_dir, capsys):
         assert sorted(s.title for s in songs) == [f"song{i:02d}" for i in range(n_songs)]
     report = verify(lib_path)
     assert report.ok, report.problems
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_composition_rendering_is_part_of_the_identity(tmp_path):
+    plain, x = _vector_library(tmp_path / "plain", n=4, chunks=False)
+    assert "composition_rendering" not in json.loads(
+        (tmp_path / "plain" / "manifest.json").read_text())  # old manifests stay as they were
+    rendered = Library.create(tmp_path / "rendered",
+                              _identity(composition_rendering="shepard-onsets/1"))
+    with rendered.writer() as w:
+        w.append_vectors(x, _metas(0, 4))
+    assert Library.open(tmp_path / "rendered").manifest.composition_rendering == (
+        "shepard-onsets/1")
+    assert rendered.digest() != plain.digest()
+    with pytest.raises(LibraryError, match="of the audio itself, the fingerprints of the "
+                                           "shepard-onsets/1 rendering"):
+        plain.manifest.check_compatible(_identity(composition_rendering="shepard-onsets/1"))
+    with pytest.raises(LibraryError, match="shepard-onsets/1 rendering, the fingerprints of "
+                                           "the audio itself"):
+        rendered.manifest.check_compatible(_identity())
+    rendered.manifest.check_compatible(_identity(composition_rendering="shepard-onsets/1"))
+    # A manifest naming a rendering this software cannot make is refused in one line.
+    path = tmp_path / "rendered" / "manifest.json"
+    rendered.close()
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "composition_rendering": "shepard-onsets/9"}))
+    with pytest.raises(LibraryError, match=r"rendering 'shepard-onsets/9' is not one this "):
+        Library.open(tmp_path / "rendered")
+
+
+def test_index_cli_keeps_the_library_s_rendering(tmp_path, model_dir, capsys):
+    from lumina.library import fingerprinter_for
+
+    songs = [_write_song(tmp_path / f"s{i}.wav", 3.0, 40 + i) for i in range(3)]
+    lib_dir = tmp_path / "lib"
+    assert main(["index", str(songs[0]), "--library", str(lib_dir), "--model", str(model_dir),
+                 "--composition-rendering", "shepard-onsets"]) == 0
+    # Extending it without the option uses the library's rendering …
+    assert main(["index", str(songs[1]), "--library", str(lib_dir)]) == 0
+    assert main(["library", "info", str(lib_dir)]) == 0
+    assert "composition on the shepard-onsets/1 rendering" in capsys.readouterr().out
+    # … asking for another one fails before anything is fingerprinted.
+    for other, words in (("plain", "not of the audio itself"), ("shepard", "shepard/1")):
+        rc = main(["index", str(songs[2]), "--library", str(lib_dir),
+                   "--composition-rendering", other])
+        err = capsys.readouterr().err.strip()
+        assert rc == 1 and "\n" not in err and words in err, err
+    rc = main(["index", str(songs[2]), "--library", str(tmp_path / "new"),
+               "--composition-rendering", "chroma"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "unknown rendering 'chroma'" in err and "'plain'" in err
+    assert not (tmp_path / "new" / "manifest.json").exists()
+    with Library.open(lib_dir) as lib:
+        assert len(lib) == 2
+        fingerprinter = fingerprinter_for(lib)
+        assert fingerprinter.composition_rendering == "shepard-onsets/1"
+        # Songs fingerprinted by the library's own fingerprinter find themselves.
+        fp = fingerprinter.fingerprint_file(songs[1])
+        result = lib.attribute(fp.channels, params=fp.parameters())
+        assert result.attribution.channels["composition"].influences[0].raw_cosine > 0.999
+    # The signed report records the rendering, in the schema and in the PDF's words.
+    import base64
+
+    import jsonschema
+    import pypdf
+
+    from lumina.report import read_envelope, schema
+
+    out = tmp_path / "r.json"
+    assert main(["attribute", str(songs[1]), "--library", str(lib_dir), "--json", str(out),
+                 "--pdf", str(tmp_path / "r.pdf")]) == 0
+    predicate = json.loads(base64.b64decode(read_envelope(out)["payload"]))["predicate"]
+    jsonschema.Draft202012Validator(schema()).validate(predicate)
+    assert predicate["parameters"]["composition_rendering"] == "shepard-onsets/1"
+    text = " ".join(" ".join(page.extract_text().split())
+                    for page in pypdf.PdfReader(tmp_path / "r.pdf").pages)
+    assert "timbre-neutral rendering of the audio (shepard-onsets/1" in text

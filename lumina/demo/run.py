@@ -74,15 +74,23 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
                          seconds: float = 24.0, catalog_seed: int = 0,
                          progress: ProgressFactory | None = None,
                          say: Callable[[str], None] = print,
-                         cancel: object | None = None) -> DemoLibrary:
+                         cancel: object | None = None,
+                         composition_rendering: str | None = None) -> DemoLibrary:
     """Render the demo catalog and index it with the embedded model, once per cache.
 
     The desktop app opens this library on first start; ``lumina demo`` attributes against
     it. Both are resumable: an interrupted run indexes only the songs still missing.
+    ``composition_rendering``: a rendering name or ``"plain"`` (default: the default of a
+    new library); each rendering has its own library in the cache.
     """
     from lumina.demo.catalog import build_catalog
     from lumina.fingerprint import Cancelled, Fingerprinter
-    from lumina.library import Library, identity_of_fingerprinter, index_files
+    from lumina.library import (
+        Library,
+        composition_rendering_for,
+        identity_of_fingerprinter,
+        index_files,
+    )
     from lumina.models import DEFAULT_MODEL, load_model
 
     def bar(label: str):
@@ -101,8 +109,10 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
         catalog.write(songs_dir, progress=bar("catalog"))
     paths = [songs_dir / s.filename for s in catalog.songs]
 
-    fingerprinter = Fingerprinter(model)
-    library_dir = cache / "demo-catalog"
+    rendering = composition_rendering_for(None, composition_rendering)
+    fingerprinter = Fingerprinter(model, composition_rendering=rendering)
+    library_dir = cache / ("demo-catalog" if rendering is None
+                           else "demo-catalog-" + rendering.replace("/", "-"))
     indexed = 0
     with Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
                                 model_spec=model.source if model.name != DEFAULT_MODEL

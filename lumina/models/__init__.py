@@ -53,15 +53,27 @@ __all__ = ["CHANNEL_PATTERNS", "DEFAULT_MODEL", "MusicGenModel", "load_model", "
 CHANNEL_NOTES_FILE = "channels.json"
 
 
-def channel_notes(model: MusicGenModel) -> dict[str, str]:
+def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
+                  ) -> dict[str, str]:
     """``{channel: one-line note}`` for channels measured *not* to separate what their name
-    says on this model; empty when the model folder has no (readable) notes."""
+    says on this model; empty when the model folder has no (readable) notes.
+
+    ``composition_rendering`` (``name/version``) selects the notes measured for the
+    composition channel on that rendering (the file's ``renderings`` table); a rendering the
+    file has no measurement for gets a note saying so.
+    """
     import json
 
     folder = Path(getattr(model, "source", "") or "")
     try:
         data = json.loads((folder / CHANNEL_NOTES_FILE).read_text(encoding="utf-8"))
-        channels = data["channels"]
+        channels = dict(data["channels"])
+        if composition_rendering is not None:
+            measured = data.get("renderings", {}).get(composition_rendering)
+            channels["composition"] = measured["composition"] if measured else {
+                "separates": False,
+                "note": f"the composition channel on the {composition_rendering} rendering "
+                        f"has not been measured on {getattr(model, 'name', 'this model')}"}
         return {str(name): str(entry["note"]) for name, entry in channels.items()
                 if not entry.get("separates", True) and entry.get("note")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -248,3 +248,21 @@ def test_app_icon_carries_every_shipped_size(qapp):
 
     sizes = {s.width() for s in app_icon().availableSizes()}
     assert {16, 32, 48, 256} <= sizes
+
+
+def test_new_library_with_a_composition_rendering(qtbot, window, tmp_path):
+    from lumina.rendering import RENDERINGS
+    from lumina_app.library_panel import rendering_choices
+
+    choices = rendering_choices()
+    assert choices[0][0].endswith("(default)")
+    assert [value for _, value in choices].count("plain") == 1
+    assert {value for _, value in choices} == {"plain", *RENDERINGS}
+    assert window.library_panel.composition.text() == "the audio itself"
+    window.create_library(tmp_path / "new", "shepard-onsets")
+    qtbot.waitUntil(lambda: window.library_task is None, timeout=120_000)
+    assert window.library.path == tmp_path / "new" and window.library.songs == 0
+    assert window.library.composition_rendering == "shepard-onsets/1"
+    assert window.library_panel.composition.text() == "shepard-onsets/1 rendering"
+    manifest = json.loads((tmp_path / "new" / "manifest.json").read_text())
+    assert manifest["composition_rendering"] == "shepard-onsets/1"

@@ -163,5 +163,16 @@ def test_channel_notes_come_from_the_model_folder(tmp_path, tiny_model):
         "production": {"separates": False, "note": "timbre only"}}}))
     model = dataclasses.replace(tiny_model, source=str(folder))
     assert channel_notes(model) == {"production": "timbre only"}
+    # Notes measured on a rendering replace the composition channel's; none measured: say so.
+    (folder / "channels.json").write_text(json.dumps({
+        "channels": {"composition": {"separates": False, "note": "timbre"},
+                     "production": {"separates": True, "note": "fine"}},
+        "renderings": {"shepard/1": {"composition": {"separates": False,
+                                                     "note": "rhythm more than melody"}}}}))
+    assert channel_notes(model) == {"composition": "timbre"}
+    assert channel_notes(model, "shepard/1") == {"composition": "rhythm more than melody"}
+    assert channel_notes(model, "onset-clicks/1") == {"composition": (
+        f"the composition channel on the onset-clicks/1 rendering has not been measured on "
+        f"{model.name}")}
     (folder / "channels.json").write_text("{broken")
     assert channel_notes(model) == {}
