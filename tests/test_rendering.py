@@ -20,15 +20,19 @@ from lumina.rendering import (
     PEAK,
     RENDERINGS,
     Rendering,
+    chroma_frames,
     get_rendering,
     onset_frames,
     render,
+    rendered_length,
     rendering_id,
 )
 
 RATE = SAMPLE_RATE
 SECONDS = 8.0
-PITCHED = ("shepard", "shepard-onsets")
+FULL_LENGTH = ("shepard", "onset-clicks", "shepard-onsets")
+COMPRESSED = {f"{name}-2x": name for name in FULL_LENGTH}  # 2x time-compressed → its base
+PITCHED = ("shepard", "shepard-onsets", "shepard-2x", "shepard-onsets-2x")
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +61,11 @@ def _env_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_registry_names_versions_and_lookup():
-    assert set(RENDERINGS) == {"shepard", "onset-clicks", "shepard-onsets"}
+    assert set(RENDERINGS) == set(FULL_LENGTH) | set(COMPRESSED)
     for name, r in RENDERINGS.items():
         assert r.name == name and r.version >= 1 and r.description
         assert r.id == f"{name}/{r.version}"
+        assert r.time_scale == (0.5 if name in COMPRESSED else 1.0)
         assert get_rendering(name) is r and get_rendering(r.id) is r and get_rendering(r) is r
         assert rendering_id(name) == r.id
     assert rendering_id(None) is None
@@ -75,7 +80,7 @@ def test_deterministic_shape_and_level(name, songs):
     x = songs[(0, 0)]
     a = render(x, RATE, name)
     b = render(x.copy(), RATE, name)
-    assert a.dtype == np.float32 and a.shape == x.shape
+    assert a.dtype == np.float32 and a.shape == (RENDERINGS[name].length(x.size),)
     assert np.array_equal(a, b)  # bit for bit
     assert np.all(np.isfinite(a)) and np.isclose(np.abs(a).max(), PEAK)
     # the analysis is relative to the clip: a quieter copy renders the same
@@ -85,12 +90,14 @@ def test_deterministic_shape_and_level(name, songs):
 
 @pytest.mark.parametrize("name", sorted(RENDERINGS))
 def test_silence_short_and_bad_input(name):
-    assert np.array_equal(render(np.zeros(RATE, np.float32), RATE, name), np.zeros(RATE))
+    r = RENDERINGS[name]
+    assert np.array_equal(render(np.zeros(RATE, np.float32), RATE, name),
+                          np.zeros(r.length(RATE)))
     assert render(np.zeros(0, np.float32), RATE, name).shape == (0,)
     for n in (1, 100, 2000):  # shorter than every analysis window
         t = np.arange(n) / RATE
         y = render((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE, name)
-        assert y.shape == (n,) and y.dtype == np.float32 and np.all(np.isfinite(y))
+        assert y.shape == (r.length(n),) and y.dtype == np.float32 and np.all(np.isfinite(y))
         assert np.abs(y).max() <= PEAK + 1e-6
     with pytest.raises(ValueError, match="NaN"):
         render(np.array([0.0, np.nan], np.float32), RATE, name)
@@ -126,6 +133,72 @@ def test_timbres_of_one_composition_render_alike(name, songs, rendered):
         assert after < 0.5 * before, (comp, before, after)
 
 
+@pytest.mark.parametrize("name", sorted(COMPRESSED))
+@pytest.mark.parametrize("rate", [RATE, 44100, 22050])
+def test_time_compressed_length_is_half(name, rate):
+    """Output length ⌈S / 2⌉ for even and odd S and any rate (44.1 kHz: the synthesis hop
+    353 is not exactly half the analysis hop 706); the full-length base keeps S."""
+    compressed, base = RENDERINGS[name], RENDERINGS[COMPRESSED[name]]
+    for n in (1, 2, 3, 999, rate, 3 * rate + 1):
+        x = (0.5 * np.sin(2 * np.pi * 330 * np.arange(n) / rate)).astype(np.float32)
+        y = render(x, rate, compressed)
+        assert y.shape == ((n + 1) // 2,) == (compressed.length(n),)
+        assert np.all(np.isfinite(y)) and np.abs(y).max() <= PEAK + 1e-6
+        assert render(x, rate, base).shape == (n,)
+
+
+@pytest.mark.parametrize("name", sorted(COMPRESSED))
+def test_time_compressed_is_deterministic_and_differs_from_its_base(name, songs):
+    x = songs[(1, 1)]
+    a = render(x, RATE, name)
+    assert np.array_equal(a, render(x.copy(), RATE, name))  # bit for bit
+    assert np.array_equal(a, render(x, RATE, get_rendering(f"{name}/1")))
+    base = render(x, RATE, COMPRESSED[name])
+    assert a.size < base.size and not np.array_equal(a, base[:a.size])
+
+
+@pytest.mark.parametrize("name", PITCHED)
+def test_pitched_renderings_keep_a_tone_sequence_in_time(name):
+    """One second of A (440 Hz) then one of E (330 Hz), with harmonics: the rendering's
+    chroma peaks at A then E — for ``-2x`` within the first and second half second."""
+    t = np.arange(RATE) / RATE
+    tone = [sum(np.sin(2 * np.pi * h * f * t) / h for h in (1, 2, 3)) for f in (440.0, 329.63)]
+    x = (0.3 * np.concatenate(tone)).astype(np.float32)
+    y = render(x, RATE, name)
+    half = y.size // 2
+    margin = int(0.15 * y.size / 2)  # away from the change and the edges
+    for part, pc in ((y[margin:half - margin], 9), (y[half + margin:-margin], 4)):
+        assert int(np.argmax(chroma_frames(part, RATE).mean(axis=0))) == pc, (name, pc)
+
+
+def test_onset_clicks_2x_are_the_same_clicks_at_half_the_time(songs):
+    """``onset-clicks-2x`` is ``onset-clicks`` with every click moved from sample t · 512 to
+    t · 256, bit for bit: the same analysis, only the synthesis grid is halved."""
+    x = songs[(0, 1)]
+    full, half = render(x, RATE, "onset-clicks"), render(x, RATE, "onset-clicks-2x")
+    hop, click = 512, int(round(0.012 * RATE))
+    frames = np.flatnonzero(onset_frames(x, RATE))
+    frames = frames[(frames * hop + click <= full.size)]
+    assert frames.size > 2 * SECONDS
+    inside = np.zeros(full.size, bool)
+    for f in frames:
+        assert np.array_equal(half[f * hop // 2:f * hop // 2 + click],
+                              full[f * hop:f * hop + click])
+        inside[f * hop:f * hop + click] = True
+    assert not np.any(full[~inside])  # no sound but the clicks
+    assert np.count_nonzero(half) == np.count_nonzero(full)
+
+
+def test_rendered_length_and_time_scale_checks():
+    assert rendered_length(7) == 7 and rendered_length(7, 0.5) == 4
+    assert rendered_length(0, 0.5) == 0
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="time_scale"):
+            rendered_length(10, bad)
+        with pytest.raises(ValueError, match="time_scale"):
+            Rendering("bad", 1, lambda x, rate: x, "test", time_scale=bad)
+
+
 def test_onset_clicks_keep_the_rhythm(songs, rendered):
     """Onsets found in two timbres of one composition coincide (±2 frames) mostly, and the
     clicks sit on them."""
@@ -148,6 +221,12 @@ def test_custom_rendering_object_is_accepted():
     bad = Rendering("bad", 1, lambda x, rate: x[:-1], "test")
     with pytest.raises(ValueError, match="shape"):
         render(x, RATE, bad)
+    # a rendering declares its length ratio, and render() holds it to it
+    third = Rendering("third", 1, lambda x, rate: x[::3].copy(), "test", time_scale=1 / 3)
+    assert render(x, RATE, third).shape == (4,) == (third.length(10),)
+    unscaled = Rendering("unscaled", 1, lambda x, rate: x, "test", time_scale=0.5)
+    with pytest.raises(ValueError, match="shape"):
+        render(x, RATE, unscaled)
 
 
 # --------------------------------------------------------------------------- fingerprinter
@@ -209,6 +288,52 @@ def test_fingerprinter_rendering_batch_size_and_errors(tiny_model, track):
     codes = torch.zeros(1, tiny_model.num_codebooks, 50, dtype=torch.long)
     with pytest.raises(LuminaError, match="rendering's codes"):
         fp.fingerprint_codes(codes)
+
+
+def test_fingerprinter_with_a_time_compressed_rendering(tiny_model, track):
+    """``shepard-onsets-2x``: the composition pass sees half the codec frames; the
+    production channel is the paper's, bit for bit; the composition channel is the
+    gradient of the half-length rendering."""
+    import torch
+
+    from lumina.audio import split_chunks
+    from lumina.fingerprint import Fingerprinter
+
+    name = "shepard-onsets-2x"
+    chunks = split_chunks(track, RATE)
+    rendered = render(chunks[0].samples, RATE, name)
+    assert rendered.size == chunks[0].samples.size // 2
+    codes = tiny_model.encode(torch.from_numpy(chunks[0].samples)[None])
+    rendered_codes = tiny_model.encode(torch.from_numpy(rendered)[None])
+    assert rendered_codes.shape[-1] == codes.shape[-1] // 2  # half the tokens
+
+    plain = Fingerprinter(tiny_model, device="cpu").fingerprint_audio(track)
+    fp = Fingerprinter(tiny_model, device="cpu", composition_rendering=name
+                       ).fingerprint_audio(track)
+    assert np.array_equal(fp.chunk_vectors["production"], plain.chunk_vectors["production"])
+    assert np.array_equal(fp.loss, plain.loss)
+    assert np.array_equal(fp.chunk_times, plain.chunk_times)
+    reference = Fingerprinter(tiny_model, device="cpu").fingerprint_audio(
+        np.concatenate([render(c.samples, RATE, name) for c in chunks]))
+    assert np.array_equal(fp.chunk_vectors["composition"],
+                          reference.chunk_vectors["composition"])
+    assert np.all(np.isfinite(fp.channels["composition"]))
+    assert fp.parameters()["composition_rendering"] == "shepard-onsets-2x/1"
+
+
+def test_fingerprinter_time_compressed_batches_chunks_of_two_lengths(tiny_model):
+    """25 s = two 10 s chunks and a 5 s tail: the renderings of one batch share a length
+    (5 s, 5 s), the tail's (2.5 s) goes in a batch of its own."""
+    from lumina.demo.synth import random_music
+    from lumina.fingerprint import Fingerprinter
+
+    x = random_music(25.0, RATE, seed=3)
+    fp = Fingerprinter(tiny_model, device="cpu", batch_size=4,
+                       composition_rendering="onset-clicks-2x").fingerprint_audio(x)
+    assert fp.chunk_times.tolist() == [[0.0, 10.0], [10.0, 20.0], [20.0, 25.0]]
+    for ch in fp.channels:
+        assert fp.chunk_vectors[ch].shape[0] == 3
+        assert np.all(np.isfinite(fp.chunk_vectors[ch]))
 
 
 def test_projector_input_leaf_matches_embedding_leaf_for_heads(tiny_model):
