@@ -1,8 +1,10 @@
 """How often does the audit call an *unrelated* track "not clear", and do copies still flag?
 
-    python bench/audit_calibration.py [--alphas 0.05 0.01 0.001]
+    python bench/audit_calibration.py [--alphas 0.05 0.01 0.001] [--composition-rendering NAME]
 
-Library: the demo library (32 songs: 8 compositions x 4 timbres, built like `lumina demo`).
+Library: the demo library (32 songs: 8 compositions x 4 timbres, built like `lumina demo`,
+with a new library's default composition rendering unless ``--composition-rendering`` names
+another or ``plain``).
 Unrelated queries: songs of compositions 8-11 in timbres 4-5 of the same generator, none of
 which is in the library or in the embedded model's training set. Copies: library songs
 themselves. Prints, per policy alpha, the fraction of unrelated queries with a verdict
@@ -22,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.01, 0.001])
     parser.add_argument("--queries", type=int, default=8)
+    parser.add_argument("--composition-rendering", default=None, metavar="NAME")
     args = parser.parse_args()
 
     import torch
@@ -32,8 +35,9 @@ def main() -> None:
     from lumina.demo.run import prepare_demo_library
 
     torch.set_num_threads(1)
-    demo = prepare_demo_library(say=print)
+    demo = prepare_demo_library(say=print, composition_rendering=args.composition_rendering)
     fp = demo.fingerprinter
+    print(f"composition channel on: {fp.composition_rendering or 'the audio itself'}")
     wider = build_catalog(12, 6, seconds=24.0)
     unrelated = [s for s in wider.songs if s.composition_id >= 8 and s.timbre_id >= 4]
     unrelated = unrelated[: args.queries]

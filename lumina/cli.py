@@ -364,6 +364,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from lumina.validation import (
         ValidationConfig,
         check_output_path,
@@ -376,6 +378,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     check_output_path(args.json, "--json")
     check_output_path(args.markdown, "--markdown")
     config = ValidationConfig.quick_config() if args.quick else ValidationConfig.full()
+    config = dataclasses.replace(config, composition_rendering=args.composition_rendering)
     result = run_validation(config, progress=ProgressBar,
                             say=lambda line: print(line, file=sys.stderr))
     print(format_table(result))
@@ -560,6 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--quick", action="store_true",
                     help="a reduced study (4 x 2 songs of 8 s, under a minute) instead of the "
                          "demo catalog (8 x 4 songs of 24 s)")
+    va.add_argument("--composition-rendering", metavar="NAME",
+                    default=(DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING).partition("/")[0],
+                    help="what the composition channel hears: a rendering "
+                         f"({', '.join(RENDERINGS)}) or '{PLAIN_RENDERING}' for the audio "
+                         "itself (default: %(default)s, as a new library)")
     va.add_argument("--json", metavar="OUT", help="write every number and the protocol as JSON")
     va.add_argument("--markdown", metavar="OUT",
                     help="write the table and protocol as Markdown (notes after the marker "

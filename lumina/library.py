@@ -386,7 +386,7 @@ def _known_rendering(value: object, where: str) -> str:
 #: What ``--composition-rendering`` calls the paper's mode (no rendering).
 PLAIN_RENDERING = "plain"
 #: The composition rendering of a new library when none is asked for (None: the paper's mode).
-DEFAULT_COMPOSITION_RENDERING: str | None = None
+DEFAULT_COMPOSITION_RENDERING: str | None = "shepard"
 
 
 def composition_rendering_for(manifest: Manifest | None, requested: str | None = None

@@ -290,7 +290,7 @@ def _rendering_sentence(rendering: str | None) -> str:
     name = rendering.partition("/")[0]
     what = RENDERINGS[name].description if name in RENDERINGS else "a timbre-neutral rendering"
     return (f"The composition channel sees a timbre-neutral rendering of the audio "
-            f"(<i>{rendering}</i>: {what}), so the instrument's sound cannot drive it; "
+            f"(<i>{rendering}</i>: {what}), meant to keep the instrument's sound out of it; "
             "production sees the audio itself. ")
 
 

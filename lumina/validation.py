@@ -126,6 +126,8 @@ class ValidationConfig:
     noise_snr_db: float = 20.0
     noise_seed: int = 12345
     excerpt_seconds: float = 10.0
+    # the composition channel's input: a rendering name, or "plain" for the audio itself
+    composition_rendering: str = "plain"
 
     @classmethod
     def full(cls) -> ValidationConfig:
@@ -513,15 +515,19 @@ class Study:
     def init_engine(self, cache: Path) -> None:
         """The fingerprinter (CPU, library defaults) and the feature cache under ``cache``."""
         from lumina.fingerprint import Fingerprinter
-        from lumina.library import identity_of_fingerprinter
+        from lumina.library import composition_rendering_for, identity_of_fingerprinter
 
         self.rate = int(self.model.sample_rate)
         self.cache = Path(cache)
-        self.fingerprinter = Fingerprinter(self.model, device="cpu")
+        self.rendering = composition_rendering_for(None, self.config.composition_rendering)
+        self.fingerprinter = Fingerprinter(self.model, device="cpu",
+                                           composition_rendering=self.rendering)
         identity = identity_of_fingerprinter(self.fingerprinter)
         self.identity = identity
-        ident = json.dumps({k: identity[k] for k in sorted(identity)}, sort_keys=True,
-                           default=str)
+        # None fields are left out so the paper's mode keeps the caches it had before the
+        # rendering became part of the identity.
+        ident = json.dumps({k: identity[k] for k in sorted(identity) if identity[k] is not None},
+                           sort_keys=True, default=str)
         self.store = _FeatureCache(self.cache / "validation" / f"v{CACHE_VERSION}",
                                    hashlib.sha256(ident.encode()).hexdigest()[:16])
 
@@ -533,7 +539,8 @@ class Study:
         demo = prepare_demo_library(model=self.model, n_compositions=cfg.n_compositions,
                                     n_timbres=cfg.n_timbres, seconds=cfg.seconds,
                                     catalog_seed=cfg.catalog_seed, progress=self.bar,
-                                    say=self.say)
+                                    say=self.say,
+                                    composition_rendering=cfg.composition_rendering)
         paths = [demo.cache / "catalog" / s.filename for s in self.catalog.songs]
         self.song_paths = paths
         self.attach_library(demo.path, paths, [s.id for s in self.catalog.songs])
@@ -654,8 +661,10 @@ class Study:
             tracks.append(render_song(comp, timbre, cfg.repro_seconds, self.rate,
                                       song_seed(cfg.catalog_seed, comp.id, timbre.id)))
         base = self.fingerprinter
-        one = Fingerprinter(self.model, device="cpu", batch_size=1)
-        many = Fingerprinter(self.model, device="cpu", batch_size=cfg.repro_batch)
+        one = Fingerprinter(self.model, device="cpu", batch_size=1,
+                            composition_rendering=self.rendering)
+        many = Fingerprinter(self.model, device="cpu", batch_size=cfg.repro_batch,
+                             composition_rendering=self.rendering)
         threads_before = torch.get_num_threads()
         results: dict[str, dict[str, list[float]]] = {
             k: {ch: [] for ch in self.model.channels} for k in ("rerun", "batch", "threads")}
@@ -1108,6 +1117,11 @@ def _pick_null(fpr: dict[str, dict[str, float]], tpr: dict[str, dict[str, float]
                   f"false-positive rate ({worst[best]:.3f})")
 
 
+def _rendering_words(rendering: str | None) -> str:
+    return (f"the `{rendering}` rendering" if rendering
+            else "the audio itself (the paper's mode)")
+
+
 def run_validation(config: ValidationConfig | None = None, *, model=None,
                    progress: ProgressFactory | None = None,
                    say: Callable[[str], None] = print) -> dict:
@@ -1149,7 +1163,8 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     cfg = config
     n_songs = len(study.catalog.songs)
     protocol = {
-        "command": "lumina validate" + (" --quick" if cfg.quick else ""),
+        "command": "lumina validate" + (" --quick" if cfg.quick else "") + (
+            f" --composition-rendering {cfg.composition_rendering}"),
         "config": asdict(cfg),
         "software_version": __version__,
         "python": platform.python_version(),
@@ -1286,7 +1301,8 @@ def to_markdown(result: dict, notes: str = "") -> str:
         f"- Model: `{p['model']['name']}`, weights SHA-256 `{p['model']['weights_sha256']}`; "
         f"fingerprints D = {p['fingerprint'].get('dim')}, projection seed "
         f"{p['fingerprint'].get('projection_seed')}, {p['fingerprint'].get('projection_blocks')} "
-        f"Kronecker blocks, {p['fingerprint'].get('chunk_seconds')} s chunks.",
+        f"Kronecker blocks, {p['fingerprint'].get('chunk_seconds')} s chunks; the composition "
+        f"channel on {_rendering_words(p['fingerprint'].get('composition_rendering'))}.",
         f"- Catalog: `build_catalog({cfg['n_compositions']}, {cfg['n_timbres']}, "
         f"seconds={cfg['seconds']:g}, seed={cfg['catalog_seed']})` — {p['catalog']['songs']} "
         f"songs, compositions × timbres, rendered to 16-bit WAV and indexed into the demo "

@@ -140,7 +140,7 @@ class LibraryPanel(QWidget):
         self.composition.setText(rendering_label(rendering))
         self.composition.setToolTip(
             "The composition channel's fingerprints are of a timbre-neutral rendering of "
-            "the audio, so the instrument's sound cannot drive them" if rendering else
+            "the audio, meant to keep the instrument's sound out of them" if rendering else
             "Both channels see the audio itself (the LUMINA paper's mode)")
         self.size.setText(human_size(summary.size_bytes))
         self.where.setText(str(summary.path))

@@ -11,6 +11,7 @@ import pytest
 
 from lumina.attribution import NULLS
 from lumina.cli import main
+from lumina.library import DEFAULT_COMPOSITION_RENDERING, composition_rendering_for
 from lumina.validation import (
     NOTES_MARKER,
     REPRO_TOLERANCE_PERCENT,
@@ -212,6 +213,10 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
     assert p["software_version"] and p["torch"] and p["numpy"]
     assert p["causal_link"]["queries"] == 8 and p["config"]["generation_seed"] == 0
     assert p["fingerprint"]["dim"] == 512
+    # `lumina validate` measures what a new library would be: the default rendering.
+    assert p["fingerprint"]["composition_rendering"] == composition_rendering_for(None)
+    assert p["config"]["composition_rendering"] == (
+        DEFAULT_COMPOSITION_RENDERING or "plain").partition("/")[0]
     assert p["cache"].startswith("demo/") and p["cache"].endswith("/validation")
     assert result["default_null"] in NULLS and result["recommended_null"] in NULLS
     assert result["recommended_null_reason"]
