@@ -50,12 +50,13 @@ def main() -> None:
             for c, ch in results[-1]["channels"].items()), flush=True)
     copies = [analyze_fingerprint(fp.fingerprint_file(demo.cache / "catalog" / s.filename),
                                   demo.path).to_json() for s in demo.catalog.songs[:: 4]]
-    copy_z = min(max(i["z"] for i in ch["influences"]) for r in copies
-                 for ch in r["channels"].values())
+    copy_z = {c: min(max(i["z"] for i in r["channels"][c]["influences"]) for r in copies)
+              for c in ("composition", "production")}
     print(f"\nlibrary: {results[0]['library']['songs']} songs; {len(results)} unrelated "
-          f"queries; {len(copies)} copies (smallest max-z of a copy: {copy_z:.2f})")
+          f"queries; {len(copies)} copies (smallest max-z of a copy: composition "
+          f"{copy_z['composition']:.2f}, production {copy_z['production']:.2f})")
     print(f"{'alpha':>8} {'gate z':>7} {'not clear':>10} {'comp':>6} {'prod':>6} "
-          f"{'copies flagged':>15}")
+          f"{'copies flagged':>15} {'comp':>6} {'prod':>6}")
     for alpha in args.alphas:
         policy = AuditPolicy(alpha=alpha)
         n = results[0]["library"]["songs"]
@@ -64,9 +65,15 @@ def main() -> None:
         not_clear = np.mean([v != "clear" for v, _, _ in verdicts])
         per = {c: np.mean([bool(s.get(c) and s[c].counts) for _, _, s in verdicts])
                for c in ("composition", "production")}
-        flagged = np.mean([track_verdict(r, policy)[0] == "flag" for r in copies])
+        copy_verdicts = [track_verdict(r, policy) for r in copies]
+        flagged = np.mean([v == "flag" for v, _, _ in copy_verdicts])
+        flag_per = {c: np.mean([bool(s.get(c) and s[c].counts
+                                     and s[c].share >= policy.flag_share)
+                                for _, _, s in copy_verdicts])
+                    for c in ("composition", "production")}
         print(f"{alpha:>8g} {gate_z:>7.2f} {not_clear:>10.2f} {per['composition']:>6.2f} "
-              f"{per['production']:>6.2f} {flagged:>15.2f}")
+              f"{per['production']:>6.2f} {flagged:>15.2f} {flag_per['composition']:>6.2f} "
+              f"{flag_per['production']:>6.2f}")
 
 
 if __name__ == "__main__":

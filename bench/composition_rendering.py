@@ -183,7 +183,8 @@ def _heldout_loo(study) -> dict:
             "songs": n}
 
 
-def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = True) -> dict:
+def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = True,
+             dim: int = 512) -> dict:
     """All measurements of one mode; ``study`` is rewired to the mode's fingerprinter."""
     from lumina.attribution import DEFAULT_NULL, build_channel_index
     from lumina.demo.catalog import make_timbres, render_song, song_seed
@@ -191,8 +192,9 @@ def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = T
     from lumina.validation import CACHE_VERSION, _FeatureCache, _rank_desc
 
     rendering = _mode_rendering(mode)
-    fp = Fingerprinter(study.model, device="cpu", composition_rendering=rendering)
+    fp = Fingerprinter(study.model, device="cpu", composition_rendering=rendering, dim=dim)
     ident = json.dumps({**{k: study.identity[k] for k in sorted(study.identity)},
+                        "dim": dim,
                         "composition_rendering": fp.composition_rendering,
                         "rendering_source": _source_digest() if rendering else None},
                        sort_keys=True, default=str)
@@ -452,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the leave-one-out on 48 held-out songs")
     parser.add_argument("--cost-large", action="store_true",
                         help="also estimate the ratio for a MusicGen-small-sized model")
+    parser.add_argument("--dim", type=int, default=512,
+                        help="fingerprint dimension D per channel (part 3: 512 vs 2048)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -496,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for mode in modes:
         results[mode] = run_mode(study, mode, true_sources=not args.no_true_sources, say=say,
-                                 heldout_loo=not args.no_heldout_loo)
+                                 heldout_loo=not args.no_heldout_loo, dim=args.dim)
     plain_prod = results["plain"]["library_raw"]["production"]
     for res in results.values():
         res["production_identical_to_plain"] = bool(

@@ -69,12 +69,12 @@ class AuditPolicy:
     """
 
     name: str = "default"
-    #: Measured, not assumed (bench/audit_calibration.py: demo library of 32 songs, 8
-    #: queries from compositions and timbres in neither the library nor the training set,
-    #: adaptive S-norm null): α = 0.05 calls 2 of 8 unrelated tracks "not clear", 0.01 and
-    #: 0.001 call 1 (all in the production channel: the null's tail is heavier than a
-    #: Gaussian's). Copies of library songs reach max z ≥ 4.09, so all 8 flag at each α —
-    #: but only 0.09 above the 0.001 gate (z 4.00), against 0.67 above the 0.01 gate.
+    #: Measured, not assumed (bench/audit_calibration.py: demo library of 32 songs with the
+    #: default shepard composition rendering, 8 queries from compositions and timbres in
+    #: neither the library nor the training set, adaptive S-norm null with the small-cohort
+    #: t correction): α = 0.05 calls 1 of 8 unrelated tracks "not clear" (production
+    #: channel), 0.01 and 0.001 none. Copies of library songs reach production z ≥ 6.00, so
+    #: all 8 flag at each α. (Paper's mode, no t correction: 2, 1 and 1 of 8; copies ≥ 4.09.)
     alpha: float = 0.01
     correction: str = "sidak"
     flag_share: float = 0.5

@@ -258,7 +258,8 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     null_text = (
         "<b>empirical</b>: each score is compared with how this query and each song score "
         f"against a cohort of {cohort} library songs (centred fingerprints, "
-        f"adaptive S-norm over the {par.get('top_k') or 'all'} highest cohort scores), so a "
+        f"adaptive S-norm over the {par.get('top_k') or 'all'} highest cohort scores, "
+        "corrected for how few scores those statistics rest on), so a "
         "song must stand out from its nearest neighbours in <i>this</i> library"
         if null == "empirical" else
         "<b>analytic</b> (the LUMINA paper's): z = cosine × √D, which assumes unrelated "

@@ -32,7 +32,12 @@ def _one_torch_thread():
 
 def test_analyze_ranks_the_song_itself_first(catalog, fingerprinter):
     lib_path, songs = catalog
-    result = analyze(songs[4], lib_path, fingerprinter, top=3)
+    # Five songs give the empirical null two cohort scores per side: even the song itself
+    # cannot reach 95 % (small_cohort_z), so the qualifying logic is checked at a 90 % gate.
+    strict = analyze(songs[4], lib_path, fingerprinter, top=3)
+    assert strict.channels["production"].influences[0].cosine == pytest.approx(1.0)
+    assert 0.9 < strict.channels["production"].influences[0].confidence < 0.95
+    result = analyze(songs[4], lib_path, fingerprinter, top=3, gate=0.9)
     assert isinstance(result, AnalysisResult) and result.null == "empirical"
     assert result.library.songs == 5 and result.library.name == "lib"
     with Library.open(lib_path) as lib:
@@ -163,7 +168,7 @@ def _order_key(row):
 
 def test_songs_merge_channels_in_confidence_order(catalog, fingerprinter):
     lib_path, songs = catalog
-    result = analyze(songs[4], lib_path, fingerprinter, top=None)
+    result = analyze(songs[4], lib_path, fingerprinter, top=None, gate=0.9)  # 5 songs: see above
     rows = result.songs()
     assert all(isinstance(r, SongRow) for r in rows)
     assert sorted(r.song_id for r in rows) == sorted(
@@ -197,14 +202,14 @@ def test_songs_merge_channels_in_confidence_order(catalog, fingerprinter):
 
 def test_chunk_confidence_follows_the_song_through_the_track(catalog, fingerprinter):
     lib_path, songs = catalog
-    result = analyze(songs[4], lib_path, fingerprinter, top=2)
+    result = analyze(songs[4], lib_path, fingerprinter, top=2, gate=0.9)  # 5 songs: see above
     own = result.songs()[0].song_id
     for name in ("composition", "production"):
         conf = result.chunk_confidence(own, name)
         z = result.chunk_z(own, name)
         assert conf.shape == z.shape == (2,) and conf.dtype == np.float64
-        # The 16 s song against itself: both of its chunks match it far above the gate.
-        assert np.all(conf > 0.99) and np.all(z > result.channels[name].z_gate)
+        # The 16 s song against itself: both of its chunks match it above the gate.
+        assert np.all(conf > 0.9) and np.all(z > result.channels[name].z_gate)
         for row in result.timeline[name]:
             assert row.song_id == own and z[row.chunk] == row.z
         for song in result.songs():  # every reported song, in both channels

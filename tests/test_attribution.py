@@ -439,3 +439,67 @@ def test_adaptive_snorm_top_k_defaults_to_half_the_cohort():
     assert build_channel_index(x).top_k == 16
     assert build_channel_index(x, cohort_size=10).top_k == 5
     assert build_channel_index(x, top_k=None).top_k is None
+
+
+# --------------------------------------------------------------------------- small cohorts
+
+
+def _t_upper_tail_by_quadrature(t: float, df: int) -> float:
+    """P(T > t) by Simpson's rule on Student's density (independent of the series)."""
+    from math import gamma, pi, sqrt
+
+    c = gamma((df + 1) / 2) / (sqrt(df * pi) * gamma(df / 2))
+    # Substitute x = tan(u) on [atan(t), π/2) so the heavy tail is a finite interval.
+    u = np.linspace(np.arctan(t), np.pi / 2, 20001)
+    x = np.tan(u[:-1])
+    f = np.empty_like(u)
+    f[:-1] = c * (1 + x * x / df) ** (-(df + 1) / 2) / np.cos(u[:-1]) ** 2
+    f[-1] = c if df == 1 else 0.0  # the limit at u = π/2
+    h = u[1] - u[0]
+    return float(h / 3 * (f[0] + 4 * f[1:-1:2].sum() + 2 * f[2:-1:2].sum() + f[-1]))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 8, 16, 31, 41, 200])
+def test_small_cohort_z_is_the_gaussian_equivalent_of_student_t(k):
+    from statistics import NormalDist
+
+    from lumina.attribution import small_cohort_z
+
+    z = np.array([0.5, 1.0, 1.6448536269514722, 2.5, 3.4, 4.5])
+    got = small_cohort_z(z, k)
+    scale = np.sqrt(1 + 1 / k)
+    want = np.array([-NormalDist().inv_cdf(_t_upper_tail_by_quadrature(v / scale, k - 1))
+                     for v in z])
+    tolerance = 1e-6 if k - 1 <= 30 else 4e-3  # exact series, then Wallace's closed form
+    np.testing.assert_allclose(got, want, atol=tolerance)
+    assert np.all(got < z)  # a t tail is heavier: the same score is less surprising
+    np.testing.assert_array_equal(small_cohort_z(-z, k), -got)  # odd
+    assert small_cohort_z(0.0, k) == 0.0
+
+
+def test_small_cohort_z_is_monotone_and_tends_to_identity():
+    from lumina.attribution import small_cohort_z
+
+    z = np.linspace(-10, 40, 5001)
+    for k in (2, 5, 31, 32, 1000):
+        out = small_cohort_z(z, k)
+        assert np.all(np.isfinite(out)) and np.all(np.diff(out) >= -1e-12), k
+    near = np.linspace(-4, 4, 81)
+    np.testing.assert_allclose(small_cohort_z(near, 5000), near, atol=5e-3)
+
+
+def test_empirical_gate_is_calibrated_on_a_four_song_library():
+    """Unrelated fingerprints sharing an offset, against libraries of 4 songs: the 95 %
+    gate must pass about 5 % of pairs, not the 40-90 % an uncorrected z passes."""
+    rng = np.random.default_rng(3)
+    d = 64
+    offset = rng.standard_normal(d) * 0.6
+    passing = pairs = 0
+    for _ in range(60):
+        library = rng.standard_normal((4, d)) + offset
+        index = build_channel_index(library)
+        for q in rng.standard_normal((20, d)) + offset:
+            _, z = channel_scores(q, index)
+            passing += int(np.sum(z >= gate_z(0.95)))
+            pairs += z.size
+    assert passing / pairs <= 0.08

@@ -61,7 +61,9 @@ def test_table_model_lists_every_song_with_formatted_numbers(qtbot, result, own)
     assert shown == ["Long", "Band 4", f"{100 * first.share('composition'):.1f} %",
                      f"{100 * first.share('production'):.1f} %", f"{first.cosine:.3f}",
                      f"{100 * first.confidence:.1f} %"]
-    assert shown[4] == "1.000" and shown[5] == "100.0 %"
+    # The track is in the library: cosine 1, and it passes the gate even though a 5-song
+    # library's null rests on two cohort scores (small_cohort_z keeps it conservative).
+    assert shown[4] == "1.000" and first.confidence >= 0.95
     assert model.data(model.index(row, 4), SORT_ROLE) == first.cosine
     tip = model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
     for name in CHANNELS:
