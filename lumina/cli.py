@@ -84,29 +84,24 @@ def _print_line(bar: ProgressBar | None, text: str, stream=None) -> None:
     stream.flush()
 
 
-def _load_model_for(spec: str | None, library_path: Path):
-    """The model to index into / attribute against a library: ``--model`` if given, else
-    the one recorded in the library's manifest, else lumina-tiny."""
+def _library_manifest(library_path: Path):
+    """The manifest of the library at ``library_path`` (opened, so checked), or None when
+    there is no library there yet."""
     from lumina.library import MANIFEST_NAME, Library
+
+    if not (library_path / MANIFEST_NAME).exists():
+        return None
+    with Library.open(library_path) as lib:
+        return lib.manifest
+
+
+def _load_model_for(spec: str | None, manifest):
+    """The model to index into a library: ``--model`` if given, else the one recorded in
+    the library's manifest (None: a new library), else lumina-tiny."""
     from lumina.models import DEFAULT_MODEL, load_model
 
-    if spec is None and (library_path / MANIFEST_NAME).exists():
-        with Library.open(library_path) as lib:
-            spec = lib.manifest.model_spec or None
-    spec = spec or DEFAULT_MODEL
+    spec = spec or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
     return spec, load_model(spec)
-
-
-def _rendering_for_index(args: argparse.Namespace, library_path: Path) -> str | None:
-    """``--composition-rendering`` checked against the library being extended (a mismatch
-    fails before any model is loaded), or the library's / the default one."""
-    from lumina.library import MANIFEST_NAME, Library, composition_rendering_for
-
-    manifest = None
-    if (library_path / MANIFEST_NAME).exists():
-        with Library.open(library_path) as lib:
-            manifest = lib.manifest
-    return composition_rendering_for(manifest, args.composition_rendering)
 
 
 def _model_spec_for_manifest(spec: str) -> str:
@@ -161,10 +156,17 @@ def _cmd_index(args: argparse.Namespace) -> int:
         return _index_on_ray(args, library_path, files, missing)
 
     from lumina.fingerprint import Fingerprinter
-    from lumina.library import Library, identity_of_fingerprinter, index_files
+    from lumina.library import (
+        Library,
+        composition_rendering_for,
+        identity_of_fingerprinter,
+        index_files,
+    )
 
-    spec, model = _load_model_for(args.model, library_path)
-    rendering = _rendering_for_index(args, library_path)
+    manifest = _library_manifest(library_path)
+    # A rendering the library refuses fails here, before the model is loaded.
+    rendering = composition_rendering_for(manifest, args.composition_rendering)
+    spec, model = _load_model_for(args.model, manifest)
     fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size,
                                   composition_rendering=rendering)
     lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
@@ -511,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="for a new library: compute the composition channel on a "
                          f"timbre-neutral rendering ({', '.join(RENDERINGS)}) or "
                          f"'{PLAIN_RENDERING}' for the audio itself (default: "
-                         f"{DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING}); an existing "
+                         f"{DEFAULT_COMPOSITION_RENDERING}); an existing "
                          "library keeps its own; see docs/method.md")
     ix.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="fingerprint on Ray actors, this process writing the library: a "
@@ -564,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a reduced study (4 x 2 songs of 8 s, under a minute) instead of the "
                          "demo catalog (8 x 4 songs of 24 s)")
     va.add_argument("--composition-rendering", metavar="NAME",
-                    default=(DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING).partition("/")[0],
+                    default=DEFAULT_COMPOSITION_RENDERING,
                     help="what the composition channel hears: a rendering "
                          f"({', '.join(RENDERINGS)}) or '{PLAIN_RENDERING}' for the audio "
                          "itself (default: %(default)s, as a new library)")

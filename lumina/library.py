@@ -67,6 +67,7 @@ from lumina.attribution import (
 )
 from lumina.errors import LuminaError, one_line
 from lumina.readahead import ReadAhead
+from lumina.rendering import RENDERINGS, rendering_id, rendering_words
 
 __all__ = [
     "FORMAT_VERSION",
@@ -337,7 +338,7 @@ class Manifest:
                 if theirs != ours:
                     raise LibraryError(
                         f"{library} has composition fingerprints of "
-                        f"{_rendering_words(ours)}, {what} of {_rendering_words(theirs)}; "
+                        f"{rendering_words(ours)}, {what} of {rendering_words(theirs)}; "
                         "fingerprints of different renderings cannot be compared")
                 continue
             if name not in params:
@@ -367,14 +368,8 @@ class Manifest:
                 )
 
 
-def _rendering_words(rendering: object) -> str:
-    return "the audio itself" if rendering is None else f"the {rendering} rendering"
-
-
 def _known_rendering(value: object, where: str) -> str:
     """The ``name/version`` of a rendering this LUMINA can make; else a one-line error."""
-    from lumina.rendering import RENDERINGS
-
     known = {r.id for r in RENDERINGS.values()}
     if not isinstance(value, str) or value not in known:
         raise LibraryError(
@@ -385,8 +380,9 @@ def _known_rendering(value: object, where: str) -> str:
 
 #: What ``--composition-rendering`` calls the paper's mode (no rendering).
 PLAIN_RENDERING = "plain"
-#: The composition rendering of a new library when none is asked for (None: the paper's mode).
-DEFAULT_COMPOSITION_RENDERING: str | None = "shepard"
+#: The composition rendering of a new library when none is asked for, as
+#: ``--composition-rendering`` takes it: a rendering name or :data:`PLAIN_RENDERING`.
+DEFAULT_COMPOSITION_RENDERING = "shepard"
 
 
 def composition_rendering_for(manifest: Manifest | None, requested: str | None = None
@@ -406,11 +402,10 @@ def composition_rendering_for(manifest: Manifest | None, requested: str | None =
     LibraryError
         Unknown rendering, or one other than the library's (one line).
     """
-    from lumina.rendering import rendering_id
-
     if requested is None:
-        return (manifest.composition_rendering if manifest is not None
-                else rendering_id(DEFAULT_COMPOSITION_RENDERING))
+        if manifest is not None:
+            return manifest.composition_rendering
+        requested = DEFAULT_COMPOSITION_RENDERING
     if requested == PLAIN_RENDERING:
         wanted = None
     else:
@@ -421,8 +416,8 @@ def composition_rendering_for(manifest: Manifest | None, requested: str | None =
     if manifest is not None and wanted != manifest.composition_rendering:
         raise LibraryError(
             f"the library's composition fingerprints are of "
-            f"{_rendering_words(manifest.composition_rendering)}, not of "
-            f"{_rendering_words(wanted)}; index into a new library to use another rendering")
+            f"{rendering_words(manifest.composition_rendering)}, not of "
+            f"{rendering_words(wanted)}; index into a new library to use another rendering")
     return wanted
 
 

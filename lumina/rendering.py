@@ -67,6 +67,7 @@ __all__ = [
     "render",
     "rendered_length",
     "rendering_id",
+    "rendering_words",
     "shepard",
     "shepard_onsets",
 ]
@@ -357,6 +358,23 @@ def _shepard_layer(x: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
     return _modulate(chroma, _shepard_bank(rate, n), hop).astype(np.float64)
 
 
+def _onset_layer(x: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
+    """The clicks of :func:`onset_clicks` (audible onsets only), before :func:`_finish`."""
+    return _clicks(onset_frames(x, rate) & _audible(x, rate), rate, n, hop)
+
+
+def _synthesise(samples: np.ndarray, rate: int, time_scale: float,
+                layer: Callable[[np.ndarray, int, int, int], np.ndarray]) -> np.ndarray:
+    """The steps every rendering shares: float64 mono input, the synthesis grid
+    (:func:`_synthesis_grid`), ``layer(x, rate, n_out, hop_out)`` and :func:`_finish`;
+    empty input renders as empty output."""
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    n, hop = _synthesis_grid(x.size, rate, time_scale)
+    if x.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    return _finish(layer(x, rate, n, hop), n)
+
+
 def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
     """Chroma frames re-synthesised as octave-free Shepard tones (rendering ``shepard``;
     ``shepard-2x`` at ``time_scale`` 0.5).
@@ -378,11 +396,7 @@ def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.nd
     float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
     for silence.
     """
-    x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    n, hop = _synthesis_grid(x.size, rate, time_scale)
-    if x.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    return _finish(_shepard_layer(x, rate, n, hop), n)
+    return _synthesise(samples, rate, time_scale, _shepard_layer)
 
 
 def onset_clicks(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
@@ -401,12 +415,7 @@ def onset_clicks(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> 
     float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
     for silence or input without onsets.
     """
-    x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    n, hop = _synthesis_grid(x.size, rate, time_scale)
-    if x.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    onsets = onset_frames(x, rate) & _audible(x, rate)
-    return _finish(_clicks(onsets, rate, n, hop), n)
+    return _synthesise(samples, rate, time_scale, _onset_layer)
 
 
 def shepard_onsets(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
@@ -425,16 +434,14 @@ def shepard_onsets(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -
     float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
     for silence.
     """
-    x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    n, hop = _synthesis_grid(x.size, rate, time_scale)
-    if x.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    tones = _shepard_layer(x, rate, n, hop)
-    peak = float(np.abs(tones).max())
-    if peak > 0.0:
-        tones /= peak
-    onsets = onset_frames(x, rate) & _audible(x, rate)
-    return _finish(tones + CLICK_LEVEL * _clicks(onsets, rate, n, hop), n)
+    def layers(x: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
+        tones = _shepard_layer(x, rate, n, hop)
+        peak = float(np.abs(tones).max())
+        if peak > 0.0:
+            tones /= peak
+        return tones + CLICK_LEVEL * _onset_layer(x, rate, n, hop)
+
+    return _synthesise(samples, rate, time_scale, layers)
 
 
 # --------------------------------------------------------------------------- registry
@@ -526,6 +533,12 @@ def get_rendering(name: str | Rendering) -> Rendering:
         raise ValueError(f"rendering {name!r} cannot be made: this software makes "
                          f"{rendering.id}")
     return rendering
+
+
+def rendering_words(rendering: str | None) -> str:
+    """How messages name what the composition channel heard: ``the shepard/1 rendering``,
+    or ``the audio itself`` for None (the paper's mode)."""
+    return "the audio itself" if rendering is None else f"the {rendering} rendering"
 
 
 def rendering_id(name: str | Rendering | None) -> str | None:

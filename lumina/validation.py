@@ -55,6 +55,7 @@ import numpy as np
 
 from lumina import __version__
 from lumina.errors import LuminaError
+from lumina.rendering import rendering_words
 
 __all__ = [
     "SCHEMA",
@@ -1117,11 +1118,6 @@ def _pick_null(fpr: dict[str, dict[str, float]], tpr: dict[str, dict[str, float]
                   f"false-positive rate ({worst[best]:.3f})")
 
 
-def _rendering_words(rendering: str | None) -> str:
-    return (f"the `{rendering}` rendering" if rendering
-            else "the audio itself (the paper's mode)")
-
-
 def run_validation(config: ValidationConfig | None = None, *, model=None,
                    progress: ProgressFactory | None = None,
                    say: Callable[[str], None] = print) -> dict:
@@ -1302,7 +1298,7 @@ def to_markdown(result: dict, notes: str = "") -> str:
         f"fingerprints D = {p['fingerprint'].get('dim')}, projection seed "
         f"{p['fingerprint'].get('projection_seed')}, {p['fingerprint'].get('projection_blocks')} "
         f"Kronecker blocks, {p['fingerprint'].get('chunk_seconds')} s chunks; the composition "
-        f"channel on {_rendering_words(p['fingerprint'].get('composition_rendering'))}.",
+        f"channel on {rendering_words(p['fingerprint'].get('composition_rendering'))}.",
         f"- Catalog: `build_catalog({cfg['n_compositions']}, {cfg['n_timbres']}, "
         f"seconds={cfg['seconds']:g}, seed={cfg['catalog_seed']})` — {p['catalog']['songs']} "
         f"songs, compositions × timbres, rendered to 16-bit WAV and indexed into the demo "

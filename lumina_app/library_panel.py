@@ -39,9 +39,8 @@ def rendering_choices() -> list[tuple[str, str]]:
 
     options = [(PLAIN_RENDERING, "the audio itself (the LUMINA paper's mode)")] + [
         (name, f"{name} rendering: {r.description}") for name, r in RENDERINGS.items()]
-    default = (DEFAULT_COMPOSITION_RENDERING or PLAIN_RENDERING).partition("/")[0]
-    options.sort(key=lambda item: item[0] != default)
-    return [(f"{text} (default)" if value == default else text, value)
+    options.sort(key=lambda item: item[0] != DEFAULT_COMPOSITION_RENDERING)
+    return [(f"{text} (default)" if value == DEFAULT_COMPOSITION_RENDERING else text, value)
             for value, text in options]
 
 
