@@ -68,7 +68,7 @@ def _write_songs(folder: Path, n: int, seconds: float) -> list[Path]:
 
 
 def _new_library(path: Path):
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.library import Library, identity_of_fingerprinter
     from lumina.models import load_model
 
@@ -90,7 +90,7 @@ def measure_local(files: list[Path], tmp: Path) -> float:
 
 
 def measure_ray(files: list[Path], tmp: Path, workers: int) -> tuple[float, float]:
-    from lumina.cluster import index_on_ray
+    from lumina.indexing.cluster import index_on_ray
 
     commits: list[tuple[float, int]] = []
 
@@ -110,7 +110,7 @@ def measure_ray(files: list[Path], tmp: Path, workers: int) -> tuple[float, floa
 
 def measure_commit(tmp: Path, songs: int = 512) -> dict[int, float]:
     """Songs per second the driver commits, one per transaction and in batches of 64."""
-    from lumina.fingerprint import Fingerprint
+    from lumina.fingerprint.fingerprinter import Fingerprint
     from lumina.library import Library, SongMeta
 
     rng = np.random.default_rng(0)
@@ -184,7 +184,7 @@ def counted_flops() -> tuple[float, float]:
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import EncodecConfig, EncodecModel
 
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models.tiny import build_tiny_model, tiny_decoder_config
 
     torch.manual_seed(0)

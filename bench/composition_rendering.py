@@ -2,7 +2,8 @@
 
 Issue 11, part 2 (with the measurements of part 3 for it). The composition fingerprint stays
 the model's self-attention gradient, but of a *timbre-neutral rendering* of each chunk
-(:mod:`lumina.rendering`, ``Fingerprinter(..., composition_rendering=NAME)``); the production
+(:mod:`lumina.fingerprint.rendering`,
+``Fingerprinter(..., composition_rendering=NAME)``); the production
 channel keeps the original audio. For the paper's mode (``plain``) and every rendering this
 script measures, with the validation harness (:class:`lumina.validation.Study`) on the demo
 catalog and the embedded model ``lumina-tiny``, all in memory (no library on disk changes):
@@ -72,7 +73,7 @@ both)::
     python bench/composition_rendering.py --threads 1 --modes \
         plain,shepard-onsets,shepard-onsets-2x,onset-clicks-2x,shepard-2x --cost-large
 
-``-2x`` is the same analysis synthesised in half the time (:mod:`lumina.rendering`,
+``-2x`` is the same analysis synthesised in half the time (:mod:`lumina.fingerprint.rendering`,
 ``time_scale`` 0.5): half the codec frames for the composition pass. In these runs
 ``shepard-onsets`` itself cost 2.36–2.41× on lumina-tiny and 1.53–1.62× by
 ``--cost-large`` (the machine was busier than for the rows above). MusicGen-small-sized
@@ -80,7 +81,7 @@ estimate: ``shepard-onsets-2x`` 0.98–1.00× (LM 0.91–0.94×: the full backwa
 half the frames, the audio's pass is a forward plus the output heads' backward; codec
 1.5×), ``onset-clicks-2x`` 1.04–1.09×, ``shepard-2x`` 1.01–1.02×. On lumina-tiny the
 tokens are cheap and the rendering is not: per 10 s chunk ``plain`` takes about 0.12 s,
-the pitch analysis (:func:`lumina.rendering.pitch_salience`, a 256 ms STFT every 16 ms)
+the pitch analysis (:func:`lumina.fingerprint.rendering.pitch_salience`, a 256 ms STFT every 16 ms)
 about 0.04–0.05 s of the 0.06–0.07 s a Shepard rendering takes, so only ``onset-clicks-2x``
 (rendering 0.01 s) meets 1.3× there. TP emp of ``shepard-onsets-2x`` (0.047) and its
 rhythm-donor count (6/8) are the only columns where it differs much from
@@ -124,9 +125,9 @@ def _mode_rendering(mode: str) -> str | None:
 
 
 def _source_digest() -> str:
-    import lumina.rendering
+    import lumina.fingerprint.rendering
 
-    return hashlib.sha256(inspect.getsource(lumina.rendering).encode()).hexdigest()[:12]
+    return hashlib.sha256(inspect.getsource(lumina.fingerprint.rendering).encode()).hexdigest()[:12]
 
 
 def _hybrids(catalog, seconds: float, seed: int) -> list[tuple[int, int, object]]:
@@ -188,7 +189,7 @@ def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = T
     """All measurements of one mode; ``study`` is rewired to the mode's fingerprinter."""
     from lumina.attribution import DEFAULT_NULL, build_channel_index
     from lumina.demo.catalog import make_timbres, render_song, song_seed
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.validation import CACHE_VERSION, _FeatureCache, _rank_desc
 
     rendering = _mode_rendering(mode)
@@ -290,7 +291,7 @@ def _gate_without_true_sources(study) -> None:
 
 def measure_cost(model, paths, modes, repeats: int) -> dict:
     """Median wall time of ``fingerprint_file`` over ``paths`` per mode, modes interleaved."""
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     fps = {m: Fingerprinter(model, device="cpu", composition_rendering=_mode_rendering(m))
            for m in modes}
@@ -314,9 +315,9 @@ def measure_cost_large(repeats: int, rendering: str) -> dict:
     import torch
     from transformers import EncodecConfig, EncodecModel
 
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
+    from lumina.fingerprint.rendering import get_rendering, render
     from lumina.models.tiny import build_tiny_model, tiny_decoder_config
-    from lumina.rendering import get_rendering, render
 
     config = tiny_decoder_config(layers=24, hidden=1024, heads=16, codebooks=4, card=2048)
     model = build_tiny_model(0, decoder_config=config)
@@ -464,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     from lumina.attribution import DEFAULT_COHORT_SIZE, DEFAULT_LAMBDA, DEFAULT_TOP_K
     from lumina.demo.catalog import build_catalog
     from lumina.demo.run import demo_cache
+    from lumina.fingerprint.rendering import get_rendering
     from lumina.models import DEFAULT_MODEL, load_model
-    from lumina.rendering import get_rendering
     from lumina.validation import Study, ValidationConfig
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from lumina.fingerprint import Fingerprinter
+from lumina.fingerprint.fingerprinter import Fingerprinter
 from lumina.models.tiny import build_tiny_model, tiny_decoder_config
 
 FRAMES = 500  # 10 s at 50 Hz

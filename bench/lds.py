@@ -24,7 +24,7 @@ empirical-null z scores; per channel and combined (the mean of the two channels'
 Baselines: MFCC / chroma cosine (``lumina.validation``), a bag-of-codes histogram cosine,
 and the metadata indicators "same timbre" and "same composition". The predicted effect of a
 subset is the sum of the method's scores over its songs; LDS = Spearman(predicted, −loss)
-across subsets, mean over queries, 95 % bootstrap interval over queries (``lumina.lds``).
+across subsets, mean over queries, 95 % bootstrap interval over queries (``lumina.validation.lds``).
 
 Everything is cached under the demo cache folder (``<cache>/lds/<key>/``, the key hashing
 every parameter): one ``model-XXX.pt`` + ``.json`` per trained decoder, written as it
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lumina.lds import bootstrap_mean, lds, sample_subsets  # noqa: E402
+from lumina.validation.lds import bootstrap_mean, lds, sample_subsets  # noqa: E402
 
 CATALOG_KEY = "8x4x24s-seed0"
 QUERY_START, QUERY_FRAMES = 350, 500  # the middle 10 s of a 24 s song (1200 frames)
@@ -253,7 +253,7 @@ def fingerprints(model, state, cat_codes, qcodes, dim: int = 512):
     (None: the shipped lumina-tiny). Catalog songs: mean of the two 10 s chunks (what the
     library does with a 24 s song); queries: their 10 s of codes."""
     from lumina.demo.train import TrainConfig, new_decoder
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models.musicgen import MusicGenModel
 
     if state is None:

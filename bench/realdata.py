@@ -19,7 +19,7 @@ synthesised for LUMINA. On it this script measures rows 3, 4 and 5 of ``lumina v
 
 All of it is measured once per composition rendering in ``--modes`` (default all four:
 ``plain``, the paper's mode with the composition channel on the audio, and ``shepard``,
-``onset-clicks``, ``shepard-onsets`` of :mod:`lumina.rendering`), each mode with its own
+``onset-clicks``, ``shepard-onsets`` of :mod:`lumina.fingerprint.rendering`), each mode with its own
 library and feature cache under ``--work`` (``<cache key>/plain``, ``<cache key>/<rendering>-
 <digest of lumina/rendering.py>``; the FluidSynth renderings in ``<cache key>/audio`` are
 shared). Queries use the library's fingerprinter (:func:`lumina.library.fingerprinter_for`).
@@ -129,7 +129,7 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/def
 LIBRARY_PROGRAMS = (0, 19, 48, 73)  # acoustic grand piano, church organ, strings, flute
 HELDOUT_PROGRAMS = (56, 24)  # trumpet, nylon-string guitar
 #: ``plain`` is the paper's mode (the composition channel on the audio); the others are
-#: :data:`lumina.rendering.RENDERINGS`.
+#: :data:`lumina.fingerprint.rendering.RENDERINGS`.
 DEFAULT_MODES = ("plain", "shepard", "onset-clicks", "shepard-onsets")
 #: This study's goals for the composition channel: same chorale top-1 at least, same program
 #: top-1 at most this far above chance, unrelated pairs passing the 95 % gate at most.
@@ -232,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="held-out GM programs (default 56,24)")
     p.add_argument("--modes", default=",".join(DEFAULT_MODES),
                    help="composition renderings to measure, comma-separated: plain (the "
-                        "paper's mode) and names of lumina.rendering.RENDERINGS (default: "
+                        "paper's mode) and names of "
+                        "lumina.fingerprint.rendering.RENDERINGS (default: "
                         f"{','.join(DEFAULT_MODES)}); one library per mode")
     p.add_argument("--soundfont", help="a General MIDI .sf2 (default: FluidR3_GM)")
     p.add_argument("--model", default="lumina-tiny", help="lumina-tiny or a MusicGen folder")
@@ -255,7 +256,7 @@ def _programs(text: str) -> tuple[int, ...]:
 
 
 def _modes(text: str) -> list[str]:
-    from lumina.rendering import get_rendering
+    from lumina.fingerprint.rendering import get_rendering
 
     modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     if not modes:
@@ -278,9 +279,9 @@ def _rendering_digest() -> str:
     only the rendering's version number."""
     import inspect
 
-    import lumina.rendering
+    import lumina.fingerprint.rendering
 
-    return hashlib.sha256(inspect.getsource(lumina.rendering).encode()).hexdigest()[:12]
+    return hashlib.sha256(inspect.getsource(lumina.fingerprint.rendering).encode()).hexdigest()[:12]
 
 
 def _render_catalog(args, chorales, programs, held_programs, soundfont, audio_dir):
@@ -309,7 +310,7 @@ def _render_catalog(args, chorales, programs, held_programs, soundfont, audio_di
 
 def run_mode(args, mode: str, model, mode_dir: Path, library_songs, heldout_songs) -> dict:
     """Rows 3–5 (and the row-6 baseline) on the library of one composition rendering."""
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.library import Library, fingerprinter_for, identity_of_fingerprinter, index_files
     from lumina.models import DEFAULT_MODEL
     from lumina.validation import CACHE_VERSION, Study, ValidationConfig, _FeatureCache, _rank_desc

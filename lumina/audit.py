@@ -260,7 +260,7 @@ def _safe_stem(path: Path, sha: str) -> str:
 
 def _previous_reports(tracks_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     """audio SHA-256 → (report path, predicate) of every valid report already written."""
-    from lumina.report import verify_report
+    from lumina.reports.report import verify_report
 
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
     if not tracks_dir.is_dir():
@@ -312,7 +312,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
     from lumina.audio import file_sha256
     from lumina.library import Library, LibraryError, collect_audio_files, fingerprinter_for
     from lumina.models import channel_notes
-    from lumina.report import write_signed_reports
+    from lumina.reports.report import write_signed_reports
 
     policy = policy or AuditPolicy()
     files, missing = collect_audio_files(inputs)
@@ -461,9 +461,9 @@ def summary_predicate(summary: AuditSummary) -> dict[str, Any]:
 
 def write_summary(summary: AuditSummary, *, write_pdf: bool = True) -> list[Path]:
     """``summary.csv`` plus the signed ``summary.json`` and ``summary.pdf``."""
-    from lumina.report import write_json
-    from lumina.report_pdf import render_summary_pdf
-    from lumina.signing import (
+    from lumina.reports.pdf import render_summary_pdf
+    from lumina.reports.report import write_json
+    from lumina.reports.signing import (
         key_fingerprint,
         load_or_create_key,
         public_key_pem,
@@ -498,7 +498,7 @@ def write_summary(summary: AuditSummary, *, write_pdf: bool = True) -> list[Path
 
 def check_summary(statement: dict[str, Any], name: str) -> None:
     """Structural checks of a verified audit summary (raises InvalidReport)."""
-    from lumina.signing import InvalidReport
+    from lumina.reports.signing import InvalidReport
 
     predicate = statement.get("predicate") or {}
     rows = predicate.get("rows")

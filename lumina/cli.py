@@ -54,7 +54,7 @@ class ProgressBar:
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models import load_model
 
     model = load_model(args.model)
@@ -143,7 +143,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     on_ray = getattr(args, "ray", None) is not None
     if on_ray:
-        from lumina.cluster import import_ray
+        from lumina.indexing.cluster import import_ray
 
         import_ray()  # one line on how to install it, before anything else happens
     library_path = Path(args.library).expanduser()
@@ -155,7 +155,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if on_ray:
         return _index_on_ray(args, library_path, files, missing)
 
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.library import (
         Library,
         composition_rendering_for,
@@ -190,7 +190,7 @@ def _index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path
                   missing: list[str]) -> int:
     """``lumina index … --ray [ADDRESS] [--ship-audio]``: the same output and exit status as
     a local run, plus the cluster's progress and throughput."""
-    from lumina.cluster import StatusLine, index_on_ray
+    from lumina.indexing.cluster import StatusLine, index_on_ray
 
     line = StatusLine()
 
@@ -338,7 +338,7 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
                          progress=ProgressBar("fingerprint"))
     _print_result(result)
     if args.json or args.pdf:
-        from lumina.report import write_signed_reports
+        from lumina.reports.report import write_signed_reports
 
         for path in write_signed_reports(result.to_json(), json_path=args.json,
                                          pdf_path=args.pdf):
@@ -428,7 +428,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from lumina.report import verify_report
+    from lumina.reports.report import verify_report
 
     check = verify_report(Path(args.report), trusted_key=args.key, audio=args.audio)
     predicate = check.verified.predicate
@@ -450,7 +450,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from lumina.signing import (
+    from lumina.reports.signing import (
         KEY_FILE,
         key_fingerprint,
         key_folder,
@@ -473,8 +473,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lumina.fingerprint.rendering import RENDERINGS
     from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
-    from lumina.rendering import RENDERINGS
 
     parser = argparse.ArgumentParser(
         prog="lumina",

@@ -123,7 +123,7 @@ def create_library(path: Path, progress: Progress, cancel: threading.Event,
     """Create an empty library for the embedded model (or ``model``) at ``path``, its
     composition channel on ``composition_rendering`` (a name, ``"plain"``, or None: the
     default)."""
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.library import Library, composition_rendering_for, identity_of_fingerprinter
     from lumina.models import DEFAULT_MODEL
 
@@ -212,7 +212,7 @@ def analyze_track(track: Path, library_path: Path, progress: Progress,
 
 def audit_output_folder(inputs: list[Path]) -> Path:
     """Where the app writes an audit: ``<user data>/audits/<first input's name>``."""
-    from lumina.signing import key_folder as user_data_folder
+    from lumina.reports.signing import key_folder as user_data_folder
 
     first = Path(inputs[0])
     name = first.name if first.is_dir() else (first.parent.name or "tracks")
@@ -232,14 +232,14 @@ def audit_tracks(inputs: list[Path], library_path: Path, out: Path, progress: Pr
 
 def probe_device(choice: str, progress: Progress, cancel: threading.Event) -> str:
     """The compute device's name for the status bar (imports torch: run it on a worker)."""
-    from lumina.fingerprint import choose_device, device_label
+    from lumina.fingerprint.fingerprinter import choose_device, device_label
 
     return device_label(choose_device(device_arg(choice)))
 
 
 def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> object:
     """Verify a signed report; raises InvalidReport / UnreadableReport with the reason."""
-    from lumina.report import verify_report
+    from lumina.reports.report import verify_report
 
     return verify_report(Path(path))
 

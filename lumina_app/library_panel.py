@@ -34,8 +34,8 @@ def rendering_label(rendering: str | None) -> str:
 
 def rendering_choices() -> list[tuple[str, str]]:
     """``(label, value for jobs.create_library)`` per choice, the default first."""
+    from lumina.fingerprint.rendering import RENDERINGS
     from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
-    from lumina.rendering import RENDERINGS
 
     options = [(PLAIN_RENDERING, "the audio itself (the LUMINA paper's mode)")] + [
         (name, f"{name} rendering: {r.description}") for name, r in RENDERINGS.items()]

@@ -686,7 +686,7 @@ class MainWindow(QMainWindow):
         payload = self.result.to_json()
 
         def work(progress, cancel) -> list[Path]:
-            from lumina.report import write_signed_reports
+            from lumina.reports.report import write_signed_reports
 
             return write_signed_reports(payload, json_path=pdf_path.with_suffix(".json"),
                                         pdf_path=pdf_path)

@@ -68,7 +68,7 @@ def write_song(path, seconds: float, seed: int, rate: int = 32000):
 
 @pytest.fixture(scope="session")
 def fingerprinter(tiny_model):
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     return Fingerprinter(tiny_model, device="cpu")
 

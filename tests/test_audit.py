@@ -70,7 +70,7 @@ def test_policy_file_overrides_and_bad_files_are_one_line(tmp_path):
 def shipped():
     """The embedded, trained model: verdicts need a null that is calibrated at all, which an
     untrained model with a 5-song library is not (measured: unrelated songs reach z 4)."""
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models import load_model
 
     return Fingerprinter(load_model("lumina-tiny"), device="cpu")
@@ -133,7 +133,7 @@ def test_audit_folder_rows_resume_and_signed_summary(audit_library, submissions,
     # Every finished track has a signed report carrying the verdict and the policy.
     report = json.loads(Path(rows["copy.wav"].report_json).read_text())
     assert report["signatures"]
-    from lumina.report import verify_report
+    from lumina.reports.report import verify_report
 
     predicate = verify_report(Path(rows["copy.wav"].report_json)).verified.predicate
     assert predicate["audit"]["verdict"] == "flag"

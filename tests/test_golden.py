@@ -77,7 +77,7 @@ def song(tmp_path_factory):
 
 @pytest.mark.parametrize("rendering", [None, "shepard"])
 def test_fingerprint_matches_the_golden_file(tiny_model, song, rendering):
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     fp = Fingerprinter(tiny_model, device="cpu", composition_rendering=rendering
                        ).fingerprint_file(song)
@@ -88,7 +88,7 @@ def test_report_payload_matches_the_golden_file(catalog, fingerprinter):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from lumina.analysis import analyze
-    from lumina.report import report_predicate
+    from lumina.reports.report import report_predicate
 
     lib_path, songs = catalog
     result = analyze(songs[4], lib_path, fingerprinter, top=3, gate=0.9)

@@ -186,7 +186,7 @@ def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] 
     ``{"songs": [...ids], channel: {"ranks": [rank of the source per query],
     "top_song": [...ids], "song": acc, "composition": acc, "timbre": acc}}``.
     """
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     audio = audio if audio is not None else [catalog.render(s) for s in catalog.songs]
     fp = Fingerprinter(model, device="cpu")

@@ -84,7 +84,7 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     new library); each rendering has its own library in the cache.
     """
     from lumina.demo.catalog import build_catalog
-    from lumina.fingerprint import Cancelled, Fingerprinter
+    from lumina.fingerprint.fingerprinter import Cancelled, Fingerprinter
     from lumina.library import (
         Library,
         composition_rendering_for,
@@ -146,7 +146,7 @@ def run_demo(out: Path, *, model=None, n_compositions: int = 8, n_timbres: int =
     """
     from lumina.analysis import analyze
     from lumina.demo.generate import generate_query
-    from lumina.report import write_signed_reports
+    from lumina.reports.report import write_signed_reports
 
     demo = prepare_demo_library(model=model, n_compositions=n_compositions,
                                 n_timbres=n_timbres, seconds=seconds, progress=progress,

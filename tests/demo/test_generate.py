@@ -9,7 +9,7 @@ import torch
 
 from lumina.demo.catalog import build_catalog
 from lumina.demo.generate import _delayed_grid, continue_song, generate_query, sample_codes
-from lumina.fingerprint import Fingerprinter
+from lumina.fingerprint.fingerprinter import Fingerprinter
 from lumina.models import load_model
 
 # (song, seed) pairs whose continuation ranks the song first in the composition channel with

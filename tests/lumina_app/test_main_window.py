@@ -235,7 +235,8 @@ def test_lumina_app_command_starts_and_quits(tmp_path, catalog):
 
 
 def test_engine_does_not_import_qt():
-    code = ("import sys, lumina, lumina.audio, lumina.attribution, lumina.fingerprint, "
+    code = ("import sys, lumina, lumina.audio, lumina.attribution, "
+            "lumina.fingerprint.fingerprinter, "
             "lumina.analysis, lumina.progress; "
             "print(any(m.startswith(('PySide6', 'pyqtgraph', 'sounddevice')) "
             "for m in sys.modules))")
@@ -251,7 +252,7 @@ def test_app_icon_carries_every_shipped_size(qapp):
 
 
 def test_new_library_with_a_composition_rendering(qtbot, window, tmp_path):
-    from lumina.rendering import RENDERINGS
+    from lumina.fingerprint.rendering import RENDERINGS
     from lumina_app.library_panel import rendering_choices
 
     choices = rendering_choices()

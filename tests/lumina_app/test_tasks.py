@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import QObject, QThread
 
 from lumina.errors import AudioError
-from lumina.fingerprint import Cancelled
+from lumina.fingerprint.fingerprinter import Cancelled
 from lumina_app.tasks import Task, plain_error
 
 

@@ -55,7 +55,7 @@ import numpy as np
 
 from lumina import __version__
 from lumina.errors import LuminaError
-from lumina.rendering import rendering_words
+from lumina.fingerprint.rendering import rendering_words
 
 __all__ = [
     "SCHEMA",
@@ -515,7 +515,7 @@ class Study:
 
     def init_engine(self, cache: Path) -> None:
         """The fingerprinter (CPU, library defaults) and the feature cache under ``cache``."""
-        from lumina.fingerprint import Fingerprinter
+        from lumina.fingerprint.fingerprinter import Fingerprinter
         from lumina.library import composition_rendering_for, identity_of_fingerprinter
 
         self.rate = int(self.model.sample_rate)
@@ -650,7 +650,7 @@ class Study:
         import torch
 
         from lumina.demo.catalog import make_timbres, render_song, song_seed
-        from lumina.fingerprint import Fingerprinter
+        from lumina.fingerprint.fingerprinter import Fingerprinter
 
         cfg = self.config
         comps = self.catalog.compositions

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from lumina.cli import main
 from lumina.demo.synth import random_music
-from lumina.report import read_envelope, schema
+from lumina.reports.report import read_envelope, schema
 
 
 @pytest.fixture(scope="module")

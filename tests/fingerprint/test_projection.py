@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lumina.demo.synth import random_music
-from lumina.projection import GradientProjector, LayerProjection, kronecker_factors
+from lumina.fingerprint.projection import GradientProjector, LayerProjection, kronecker_factors
 
 
 def _exact_channel_gradients(model, codes):

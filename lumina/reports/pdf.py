@@ -30,7 +30,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from lumina.signing import UnreadableReport
+from lumina.reports.signing import UnreadableReport
 
 ACCENT = colors.HexColor("#1f6feb")
 CHANNEL_COLOURS = {"composition": colors.HexColor("#1f6feb"),
@@ -286,7 +286,7 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
 def _rendering_sentence(rendering: str | None) -> str:
     if rendering is None:
         return "Both channels see the track's audio itself (the paper's mode). "
-    from lumina.rendering import RENDERINGS
+    from lumina.fingerprint.rendering import RENDERINGS
 
     name = rendering.partition("/")[0]
     what = RENDERINGS[name].description if name in RENDERINGS else "a timbre-neutral rendering"
@@ -352,7 +352,7 @@ def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
 def _attach(pdf: bytes, envelope: dict[str, Any], path: Path) -> Path:
     from pypdf import PdfReader, PdfWriter
 
-    from lumina.report import ATTACHMENT_NAME
+    from lumina.reports.report import ATTACHMENT_NAME
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     writer.add_attachment(ATTACHMENT_NAME, json.dumps(envelope, indent=2).encode())
@@ -366,7 +366,7 @@ def attached_envelope(pdf: bytes, name: str) -> bytes:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    from lumina.report import ATTACHMENT_NAME
+    from lumina.reports.report import ATTACHMENT_NAME
 
     try:
         attachments = PdfReader(io.BytesIO(pdf)).attachments

@@ -66,8 +66,8 @@ from lumina.attribution import (
     unit_rows,
 )
 from lumina.errors import LuminaError, one_line
+from lumina.fingerprint.rendering import RENDERINGS, rendering_id, rendering_words
 from lumina.readahead import ReadAhead
-from lumina.rendering import RENDERINGS, rendering_id, rendering_words
 
 __all__ = [
     "FORMAT_VERSION",
@@ -208,7 +208,7 @@ class Manifest:
         LUMINA version and UTC time at creation.
     composition_rendering : str or None
         ``name/version`` of the timbre-neutral rendering the composition channel's
-        fingerprints were computed on (:mod:`lumina.rendering`); None: the audio itself
+        fingerprints were computed on (:mod:`lumina.fingerprint.rendering`); None: the audio itself
         (the paper's mode). Queries must use the same rendering.
     model_spec : str
         How the model was given (``lumina-tiny`` or an absolute folder); a default for later
@@ -458,7 +458,7 @@ def fingerprinter_for(library: Library, *, model: object | None = None,
     ModelError
         The model cannot be loaded.
     """
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models import DEFAULT_MODEL, load_model
 
     mf = library.manifest
@@ -2373,7 +2373,7 @@ class IndexRun:
     """The bookkeeping of one indexing run: which files to skip, counts, events, and the
     commit of one fingerprinted song through the writer.
 
-    :func:`index_files` and the cluster driver (:mod:`lumina.cluster`) both use it, so a
+    :func:`index_files` and the cluster driver (:mod:`lumina.indexing.cluster`) both use it, so a
     song is skipped, committed and reported the same way wherever it was fingerprinted.
     Feed it the files in run order.
 
@@ -2469,7 +2469,7 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     -------
     IndexSummary
     """
-    from lumina.fingerprint import Cancelled, _is_cancelled
+    from lumina.fingerprint.fingerprinter import Cancelled, _is_cancelled
 
     lib = writer.library
     writer.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
@@ -2553,7 +2553,7 @@ def fingerprint_for_index(fingerprinter: object, path: str | os.PathLike[str],
                           model_lock: threading.Lock | None = None) -> tuple[_Prepared, object]:
     """Everything :func:`index_files` does to one file except the skip check and the commit.
 
-    What a cluster worker runs (:mod:`lumina.cluster`): hash, tags, length, decode and
+    What a cluster worker runs (:mod:`lumina.indexing.cluster`): hash, tags, length, decode and
     fingerprint, with the same error handling and messages as a local run. The chunks are
     freed before returning; the fingerprint's ``audio_sha256``, ``duration`` and
     ``warnings`` are filled in as for a commit.

@@ -112,7 +112,7 @@ def model_dir(tiny_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def fingerprinter(tiny_model):
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     return Fingerprinter(tiny_model, device="cpu")
 
@@ -699,7 +699,7 @@ def test_index_cli_keeps_the_library_s_rendering(tmp_path, model_dir, capsys):
     import jsonschema
     import pypdf
 
-    from lumina.report import read_envelope, schema
+    from lumina.reports.report import read_envelope, schema
 
     out = tmp_path / "r.json"
     assert main(["attribute", str(songs[1]), "--library", str(lib_dir), "--json", str(out),

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lumina.cli import main
-from lumina.fingerprint import Cancelled, Fingerprinter
-from lumina.projection import GradientProjector
+from lumina.fingerprint.fingerprinter import Cancelled, Fingerprinter
+from lumina.fingerprint.projection import GradientProjector
 
 
 @pytest.fixture(scope="module")

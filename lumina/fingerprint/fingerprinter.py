@@ -3,11 +3,12 @@
 DESIGN §1 steps 1–4. A track is cut into 10 s chunks (:func:`lumina.audio.chunk_bounds`),
 each chunk is encoded to EnCodec codes, chunks of equal length are batched through the LM,
 and one backward per batch yields every chunk's projected gradient per channel (the hooks
-of :mod:`lumina.projection`). The track fingerprint is the mean of its chunks' fingerprints,
+of :mod:`lumina.fingerprint.projection`). The track fingerprint is the mean of its chunks'
+fingerprints,
 which — projection being linear — is the projection of the mean gradient.
 
 Opt-in (issue 11, part 2): with ``composition_rendering`` the composition channel is the
-gradient on a timbre-neutral rendering of each chunk (:mod:`lumina.rendering`) while the
+gradient on a timbre-neutral rendering of each chunk (:mod:`lumina.fingerprint.rendering`) while the
 production channel keeps the original audio; the rendering's ``name/version`` is recorded
 in :meth:`Fingerprint.parameters`. The default (None) is the paper's mode.
 """
@@ -35,9 +36,14 @@ from lumina.audio import (
     probe,
 )
 from lumina.errors import Cancelled, LuminaError
+from lumina.fingerprint.projection import (
+    DEFAULT_BLOCKS,
+    DEFAULT_DIM,
+    DEFAULT_SEED,
+    GradientProjector,
+)
+from lumina.fingerprint.rendering import Rendering, get_rendering, render
 from lumina.models.musicgen import MusicGenModel
-from lumina.projection import DEFAULT_BLOCKS, DEFAULT_DIM, DEFAULT_SEED, GradientProjector
-from lumina.rendering import Rendering, get_rendering, render
 
 #: The channel a ``composition_rendering`` applies to; every other channel sees the audio.
 RENDERED_CHANNEL = "composition"
@@ -167,10 +173,12 @@ class Fingerprinter:
     batch_size : chunks per forward/backward pass.
     dim : projection dimension D per channel.
     seed : projection seed.
-    blocks : independent Kronecker blocks per layer (see :data:`lumina.projection.DEFAULT_BLOCKS`).
+    blocks : independent Kronecker blocks per layer (see
+        :data:`lumina.fingerprint.projection.DEFAULT_BLOCKS`).
     composition_rendering : None (default, the paper's mode) or a rendering of
-        :data:`lumina.rendering.RENDERINGS` (name, ``name/version`` or a
-        :class:`~lumina.rendering.Rendering`): the composition channel is then the gradient
+        :data:`lumina.fingerprint.rendering.RENDERINGS` (name, ``name/version`` or a
+        :class:`~lumina.fingerprint.rendering.Rendering`): the composition channel is then the
+        gradient
         on each chunk's rendering, the other channels the gradient on the chunk itself
         (output heads only: a forward pass and the heads' backward), and fingerprints
         record the rendering's ``name/version``. Costs a second encode, the rendering and

@@ -1,11 +1,12 @@
-"""The linear datamodeling score's arithmetic (lumina.lds) on data whose answer is known."""
+"""The linear datamodeling score's arithmetic (lumina.validation.lds) on data whose answer
+is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lumina.lds import (
+from lumina.validation.lds import (
     bootstrap_mean,
     lds,
     lds_per_query,

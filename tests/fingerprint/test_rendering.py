@@ -1,4 +1,4 @@
-"""Timbre-neutral renderings (lumina.rendering) and the fingerprinter's opt-in
+"""Timbre-neutral renderings (lumina.fingerprint.rendering) and the fingerprinter's opt-in
 ``composition_rendering``."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from lumina.demo.catalog import (
     spectral_envelope,
 )
 from lumina.errors import LuminaError
-from lumina.rendering import (
+from lumina.fingerprint.rendering import (
     PEAK,
     RENDERINGS,
     Rendering,
@@ -241,7 +241,7 @@ def track():
 
 def test_fingerprinter_renders_only_the_composition_channel(tiny_model, track):
     from lumina.audio import split_chunks
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     plain = Fingerprinter(tiny_model, device="cpu").fingerprint_audio(track)
     fp = Fingerprinter(tiny_model, device="cpu",
@@ -269,7 +269,7 @@ def test_fingerprinter_renders_only_the_composition_channel(tiny_model, track):
 def test_fingerprinter_rendering_batch_size_and_errors(tiny_model, track):
     import torch
 
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     one = Fingerprinter(tiny_model, device="cpu", batch_size=1,
                         composition_rendering="onset-clicks").fingerprint_audio(track)
@@ -297,7 +297,7 @@ def test_fingerprinter_with_a_time_compressed_rendering(tiny_model, track):
     import torch
 
     from lumina.audio import split_chunks
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     name = "shepard-onsets-2x"
     chunks = split_chunks(track, RATE)
@@ -325,7 +325,7 @@ def test_fingerprinter_time_compressed_batches_chunks_of_two_lengths(tiny_model)
     """25 s = two 10 s chunks and a 5 s tail: the renderings of one batch share a length
     (5 s, 5 s), the tail's (2.5 s) goes in a batch of its own."""
     from lumina.demo.synth import random_music
-    from lumina.fingerprint import Fingerprinter
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
     x = random_music(25.0, RATE, seed=3)
     fp = Fingerprinter(tiny_model, device="cpu", batch_size=4,
@@ -339,7 +339,7 @@ def test_fingerprinter_time_compressed_batches_chunks_of_two_lengths(tiny_model)
 def test_projector_input_leaf_matches_embedding_leaf_for_heads(tiny_model):
     import torch
 
-    from lumina.projection import GradientProjector
+    from lumina.fingerprint.projection import GradientProjector
 
     torch.manual_seed(0)
     codes = torch.randint(0, tiny_model.card, (2, tiny_model.num_codebooks, 60))

@@ -112,7 +112,7 @@ def test_ray_index_equals_local_bit_for_bit(ray_address, songs, local_library, m
 
 def test_killed_actor_songs_are_rerun_elsewhere(ray_address, songs, local_library, model_dir,
                                                 tmp_path):
-    from lumina.cluster import index_on_ray
+    from lumina.indexing.cluster import index_on_ray
 
     killed: list[int] = []
     notes: list[str] = []
@@ -142,7 +142,7 @@ def test_killed_actor_songs_are_rerun_elsewhere(ray_address, songs, local_librar
 
 def test_corrupt_file_is_reported_after_its_retries(ray_address, songs, local_library,
                                                     model_dir, tmp_path):
-    from lumina.cluster import index_on_ray
+    from lumina.indexing.cluster import index_on_ray
 
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\0\0\0\0WAVEjunk" * 20)
@@ -218,7 +218,7 @@ def test_without_ray_the_option_says_how_to_install_it(tmp_path, monkeypatch, ca
 
 
 def test_importing_lumina_does_not_import_ray():
-    code = ("import sys, lumina, lumina.cli, lumina.library, lumina.cluster; "
+    code = ("import sys, lumina, lumina.cli, lumina.library, lumina.indexing.cluster; "
             "sys.exit('ray' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 

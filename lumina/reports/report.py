@@ -3,7 +3,7 @@
 A report is the JSON of an :class:`~lumina.analysis.AnalysisResult` plus who signed it and
 when (by the signer's own clock — a report is not a trusted timestamp). It becomes the
 predicate of an in-toto Statement about the audio file and is signed in a DSSE envelope
-(:mod:`lumina.signing`). The PDF (:mod:`lumina.report_pdf`) carries the same envelope as an
+(:mod:`lumina.reports.signing`). The PDF (:mod:`lumina.reports.pdf`) carries the same envelope as an
 attachment, so the PDF alone verifies.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lumina.errors import LuminaError
-from lumina.signing import (
+from lumina.reports.signing import (
     InvalidReport,
     UnreadableReport,
     Verified,
@@ -77,7 +77,7 @@ def read_envelope(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise UnreadableReport(f"{path.name}: cannot read ({exc.strerror})") from None
     if data.startswith(b"%PDF"):
-        from lumina.report_pdf import attached_envelope
+        from lumina.reports.pdf import attached_envelope
 
         data = attached_envelope(data, path.name)
     return parse_envelope(data, path.name)
@@ -157,8 +157,8 @@ def _validate_schema(predicate: dict[str, Any], name: str) -> None:
 def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None = None,
                          pdf_path: Path | None = None, key=None) -> list[Path]:
     """Sign an analysis result once and write it as JSON and/or PDF (folders are created)."""
-    from lumina.report_pdf import render_pdf
-    from lumina.signing import load_or_create_key
+    from lumina.reports.pdf import render_pdf
+    from lumina.reports.signing import load_or_create_key
 
     envelope = sign_report(result_json, key or load_or_create_key())
     for path in (json_path, pdf_path):

@@ -114,7 +114,7 @@ class IndexWorker:
             import torch
 
             torch.set_num_threads(max(1, int(threads)))
-            from lumina.fingerprint import Fingerprinter, device_label
+            from lumina.fingerprint.fingerprinter import Fingerprinter, device_label
             from lumina.models import load_model
 
             model = load_model(model_spec)
@@ -614,7 +614,7 @@ class _Driver:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> ClusterSummary:
-        from lumina.fingerprint import _is_cancelled
+        from lumina.fingerprint.fingerprinter import _is_cancelled
 
         for _ in range(self.n_workers):
             self._start_worker()

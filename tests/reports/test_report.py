@@ -10,7 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lumina.report import (
+from lumina.reports.pdf import render_pdf
+from lumina.reports.report import (
     ATTACHMENT_NAME,
     read_envelope,
     schema,
@@ -18,8 +19,12 @@ from lumina.report import (
     verify_report,
     write_json,
 )
-from lumina.report_pdf import render_pdf
-from lumina.signing import InvalidReport, UnreadableReport, load_or_create_key, public_key_pem
+from lumina.reports.signing import (
+    InvalidReport,
+    UnreadableReport,
+    load_or_create_key,
+    public_key_pem,
+)
 
 
 def _phi(z: float) -> float:

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from lumina.signing import (
+from lumina.reports.signing import (
     InvalidReport,
     UnreadableReport,
     key_fingerprint,

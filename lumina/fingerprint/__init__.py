@@ -1,0 +1,11 @@
+"""Fingerprints: the gradient of a MusicGen model's loss, projected to D numbers per channel.
+
+- :mod:`lumina.fingerprint.fingerprinter` — :class:`Fingerprinter` and :class:`Fingerprint`
+  (torch).
+- :mod:`lumina.fingerprint.projection` — the Kronecker-structured gradient projection hooks.
+- :mod:`lumina.fingerprint.rendering` — timbre-neutral renderings for the composition
+  channel (numpy only: importing it never loads torch).
+
+This package's ``__init__`` imports nothing, so a light caller (the app's library panel)
+can read a rendering's name without loading torch.
+"""
