@@ -69,8 +69,9 @@ def _write_songs(folder: Path, n: int, seconds: float) -> list[Path]:
 
 def _new_library(path: Path):
     from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.library import Library, identity_of_fingerprinter
+    from lumina.library import Library
     from lumina.models import load_model
+    from lumina.workspace import identity_of_fingerprinter
 
     fp = Fingerprinter(load_model("lumina-tiny"), device="cpu")
     return fp, Library.create(path, identity_of_fingerprinter(fp), model_spec="lumina-tiny")

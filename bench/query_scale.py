@@ -34,9 +34,11 @@ from pathlib import Path
 import numpy as np
 
 try:
+    from lumina.attribution import AttributionParams
     from lumina.library import Library, SongMeta
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lumina.attribution import AttributionParams
     from lumina.library import Library, SongMeta
 
 CHANNELS = ("composition", "production")
@@ -77,7 +79,7 @@ def _child_build(path: Path, n: int, dim: int, seed: int, cohort_size: int) -> d
         w.append_vectors(one, _metas(n - 1, 1))
         append_one_s = time.perf_counter() - t1
     t2 = time.perf_counter()
-    prepared = lib.prepare(cohort_size=cohort_size)
+    prepared = lib.prepare(AttributionParams(cohort_size=cohort_size))
     build_s = time.perf_counter() - t2
     assert prepared.n == n
     lib.close()
@@ -94,9 +96,10 @@ def _child_query(path: Path, dim: int, seed: int, repeats: int, top: int, null: 
     lib = Library.open(path)
     open_s = time.perf_counter() - t_open
     times, engine, qualifying = [], [], 0
+    options = AttributionParams(null=null, top=top, cohort_size=cohort_size, gate=gate)
     for q in queries:
         t0 = time.perf_counter()
-        result = lib.attribute(q, null=null, top=top, cohort_size=cohort_size, gate=gate)
+        result = lib.attribute(q, options=options)
         t1 = time.perf_counter()
         ids = result.prepared.song_ids
         wanted = {int(ids[i.index]) for ch in result.attribution.channels.values()

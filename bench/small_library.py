@@ -51,7 +51,7 @@ import numpy as np
 def _queries(demo, say) -> dict[str, np.ndarray]:
     """Track fingerprints (Q, D) per channel of the 16 unrelated queries, cached."""
     from lumina.demo.catalog import build_catalog
-    from lumina.library import identity_of_fingerprinter
+    from lumina.workspace import identity_of_fingerprinter
 
     fp = demo.fingerprinter
     ident = json.dumps(identity_of_fingerprinter(fp), sort_keys=True, default=str)

@@ -14,23 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lumina import __version__
-from lumina.attribution import (
-    DEFAULT_COHORT_SIZE,
-    DEFAULT_LAMBDA,
-    DEFAULT_NULL,
-    GATE,
-    NULLS,
-    Attribution,
-    confidence_from_z,
-)
-from lumina.errors import LuminaError
-from lumina.library import Library, LibraryError, fingerprinter_for, identity_of_fingerprinter
+from lumina.attribution import DEFAULT_TOP, Attribution, AttributionParams, confidence_from_z
+from lumina.library import Library
+from lumina.workspace import FingerprinterLike, Workspace
+
+if TYPE_CHECKING:
+    from lumina.fingerprint.fingerprinter import Fingerprint
 
 __all__ = [
+    "DEFAULT_TOP",
     "SCHEMA",
     "AnalysisResult",
     "AttributionResult",
@@ -45,7 +42,6 @@ __all__ = [
 
 #: Identifies the JSON layout of :meth:`AnalysisResult.to_json`.
 SCHEMA = "lumina.analysis/1"
-DEFAULT_TOP = 20
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -361,34 +357,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _check_options(null: str, top: int | None) -> None:
-    if null not in NULLS:
-        raise LuminaError(f"unknown null model {null!r}; choose one of {', '.join(NULLS)}")
-    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 0):
-        raise LuminaError(f"--top must be a non-negative integer, got {top!r}")
-
-
 def _open(library: Library | str | os.PathLike[str]) -> tuple[Library, bool]:
     if isinstance(library, Library):
         return library, False
     return Library.open(library), True
 
 
-def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLike[str], *,
-                        null: str = DEFAULT_NULL, top: int | None = DEFAULT_TOP,
-                        gate: float = GATE, lam: float = DEFAULT_LAMBDA,
-                        cohort_size: int = DEFAULT_COHORT_SIZE,
-                        cohort_seed: int = 0,
-                        channel_notes: dict[str, str] | None = None) -> AnalysisResult:
+def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.PathLike[str], *,
+                        params: AttributionParams | None = None,
+                        channel_notes: dict[str, str] | None = None,
+                        **options: object) -> AnalysisResult:
     """Attribute an already computed fingerprint (e.g. to switch the null without
     fingerprinting the track again). ``channel_notes`` comes from
     :func:`lumina.models.channel_notes` of the model that made the fingerprint.
 
     Parameters
     ----------
-    fingerprint : lumina.fingerprint.Fingerprint
+    fingerprint : lumina.fingerprint.fingerprinter.Fingerprint
     library : Library or path
-    null, top, gate, lam, cohort_size, cohort_seed
+    params, options
         See :func:`analyze`.
 
     Raises
@@ -396,16 +383,16 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
     LibraryError
         Empty library, or a fingerprint made with another model or projection.
     """
-    _check_options(null, top)
+    options_ = AttributionParams.of(params, **options)
     lib, owned = _open(library)
     try:
         fp = fingerprint
-        params = dict(fp.parameters())  # type: ignore[attr-defined]
-        params["channels"] = list(fp.channels)  # type: ignore[attr-defined]
-        lib.manifest.check_compatible(params, "the track's fingerprints", f"library {lib.name}")
-        chunks = {c: np.asarray(v) for c, v in fp.chunk_vectors.items()}  # type: ignore[attr-defined]
-        result = lib.attribute(fp.channels, chunks=chunks, null=null, gate=gate,  # type: ignore[attr-defined]
-                               top=top, lam=lam, cohort_size=cohort_size, seed=cohort_seed)
+        identity = dict(fp.parameters())
+        identity["channels"] = list(fp.channels)
+        lib.manifest.check_compatible(identity, "the track's fingerprints",
+                                      f"library {lib.name}")
+        chunks = {c: np.asarray(v) for c, v in fp.chunk_vectors.items()}
+        result = lib.attribute(fp.channels, chunks=chunks, options=options_)
         prepared = result.prepared
         attribution = result.attribution
         ids = prepared.song_ids
@@ -433,7 +420,7 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
             channels[name] = ChannelResult(
                 channel=name, null=ch.null, gate=ch.gate, z_gate=ch.z_gate,
                 n_library=ch.n_library, n_qualifying=ch.n_qualifying, influences=tuple(rows))
-        times = np.asarray(fp.chunk_times, dtype=np.float64)  # type: ignore[attr-defined]
+        times = np.asarray(fp.chunk_times, dtype=np.float64)
         timeline: dict[str, tuple[TimelineRow, ...]] = {}
         for name, entries in attribution.timeline.items():
             lines = []
@@ -447,15 +434,15 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
                     qualifies=e.qualifies))
             timeline[name] = tuple(lines)
         parameters = {
-            **fp.parameters(),  # type: ignore[attr-defined]
-            "channels": list(fp.channels),  # type: ignore[attr-defined]
-            "null": null,
-            "gate": float(gate),
+            **fp.parameters(),
+            "channels": list(fp.channels),
+            "null": options_.null,
+            "gate": float(options_.gate),
             "lambda": float(prepared.lam),
             "cohort_size": int(prepared.cohort_size),
             "cohort_seed": int(prepared.seed),
             "top_k": prepared.top_k,
-            "top": top,
+            "top": options_.top,
         }
         ref = LibraryRef(name=lib.name, path=str(lib.path), library_id=lib.manifest.library_id,
                          digest=prepared.digest, songs=prepared.n,
@@ -463,7 +450,7 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
         return AnalysisResult(
             fingerprint=fp, attribution=attribution, channels=channels, timeline=timeline,
             library=ref, parameters=parameters, created=_now(),
-            warnings=tuple(getattr(fp, "warnings", ()) or ()),
+            warnings=tuple(fp.warnings or ()),
             channel_notes=dict(channel_notes or {}),
         )
     finally:
@@ -472,38 +459,36 @@ def analyze_fingerprint(fingerprint: object, library: Library | str | os.PathLik
 
 
 def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[str],
-            fingerprinter: object | None = None, *, model: str | os.PathLike[str] | None = None,
-            device: str | None = None, batch_size: int = 4, null: str = DEFAULT_NULL,
-            top: int | None = DEFAULT_TOP, gate: float = GATE, lam: float = DEFAULT_LAMBDA,
-            cohort_size: int = DEFAULT_COHORT_SIZE, cohort_seed: int = 0,
+            fingerprinter: FingerprinterLike | None = None, *,
+            params: AttributionParams | None = None,
+            model: str | os.PathLike[str] | None = None,
+            device: str | None = None, batch_size: int = 4,
             progress: ProgressCallback | None = None,
             cancel: object | None = None,
-            span: tuple[float, float] | None = None) -> AnalysisResult:
+            span: tuple[float, float] | None = None,
+            **options: object) -> AnalysisResult:
     """Which library songs influenced ``track``, how much, and how sure we are.
 
     Parameters
     ----------
     track : audio file.
     library : Library or path of a library folder.
-    fingerprinter : lumina.fingerprint.Fingerprinter, optional
+    fingerprinter : lumina.fingerprint.fingerprinter.Fingerprinter, optional
         Reused across calls by the app; by default one is built from ``model`` (else the
         model the library was built with) and the library's projection settings.
+    params : AttributionParams, optional
+        How to attribute (null, gate, songs listed, λ, cohort); recorded in the result.
     model, device, batch_size
         Only used when ``fingerprinter`` is None.
-    null : {"empirical", "analytic"}
-        The null model of the confidence (recorded in the result).
-    top : int or None
-        Songs reported per channel beyond the qualifying ones (None: all).
-    gate : float
-        Confidence a song needs to qualify (0.95).
-    lam, cohort_size, cohort_seed
-        Kernel-regression λ and the empirical null's cohort (cached per value).
     progress : callable(done, total), optional
         Chunks fingerprinted so far.
     cancel : threading.Event or callable, optional
-        Stops fingerprinting (raises :class:`lumina.fingerprint.Cancelled`).
+        Stops fingerprinting (raises :class:`lumina.errors.Cancelled`).
     span : (start, end) seconds, optional
         Attribute only this part of the track (recorded in the result as ``track.span``).
+    **options
+        Fields of :class:`AttributionParams` to change from ``params`` (``top=3``,
+        ``null="analytic"`` …); an unknown name is an error.
 
     Raises
     ------
@@ -513,27 +498,12 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
     AudioError
         The track cannot be used.
     """
-    _check_options(null, top)
-    lib, owned = _open(library)
-    try:
-        if len(lib) == 0:
-            raise LibraryError(
-                f"library {lib.name} is empty: index songs first "
-                f"(lumina index FOLDER --library {lib.path})")
-        if fingerprinter is None:
-            fingerprinter = fingerprinter_for(lib, model=model, device=device,
-                                              batch_size=batch_size)
-        lib.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
-                                      f"library {lib.name}")
-        fp = fingerprinter.fingerprint_file(  # type: ignore[attr-defined]
-            Path(track), progress=progress, cancel=cancel, span=span)
-        from lumina.models import channel_notes
+    from lumina.models import channel_notes
 
-        return analyze_fingerprint(fp, lib, null=null, top=top, gate=gate, lam=lam,
-                                   cohort_size=cohort_size, cohort_seed=cohort_seed,
-                                   channel_notes=channel_notes(
-                                       fingerprinter.model,  # type: ignore[attr-defined]
-                                       fingerprinter.composition_rendering))  # type: ignore[attr-defined]
-    finally:
-        if owned:
-            lib.close()
+    options_ = AttributionParams.of(params, **options)
+    with Workspace.open(library, fingerprinter=fingerprinter, model=model, device=device,
+                        batch_size=batch_size) as ws:
+        fp = ws.fingerprinter.fingerprint_file(Path(track), progress=progress, cancel=cancel,
+                                               span=span)
+        notes = channel_notes(ws.fingerprinter.model, ws.fingerprinter.composition_rendering)
+        return analyze_fingerprint(fp, ws.library, params=options_, channel_notes=notes)

@@ -310,9 +310,10 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
 
     from lumina.analysis import analyze_fingerprint
     from lumina.audio import file_sha256
-    from lumina.library import Library, LibraryError, collect_audio_files, fingerprinter_for
+    from lumina.library import collect_audio_files
     from lumina.models import channel_notes
     from lumina.reports.report import write_signed_reports
+    from lumina.workspace import Workspace
 
     policy = policy or AuditPolicy()
     files, missing = collect_audio_files(inputs)
@@ -328,12 +329,9 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         if progress is not None:
             progress(len(rows), total)
 
-    with Library.open(library) as lib:
-        if len(lib) == 0:
-            raise LibraryError(f"library {lib.name} is empty: index songs first "
-                               f"(lumina index FOLDER --library {lib.path})")
-        if fingerprinter is None:
-            fingerprinter = fingerprinter_for(lib, model=model, device=device)
+    with Workspace.open(library, fingerprinter=fingerprinter, model=model,
+                        device=device) as ws:
+        lib, fingerprinter = ws.library, ws.fingerprinter
         prepared = lib.prepare()  # built once here, not inside the first track's analysis
         library_digest = prepared.digest
         model_obj = fingerprinter.model  # type: ignore[attr-defined]

@@ -84,33 +84,6 @@ def _print_line(bar: ProgressBar | None, text: str, stream=None) -> None:
     stream.flush()
 
 
-def _library_manifest(library_path: Path):
-    """The manifest of the library at ``library_path`` (opened, so checked), or None when
-    there is no library there yet."""
-    from lumina.library import MANIFEST_NAME, Library
-
-    if not (library_path / MANIFEST_NAME).exists():
-        return None
-    with Library.open(library_path) as lib:
-        return lib.manifest
-
-
-def _load_model_for(spec: str | None, manifest):
-    """The model to index into a library: ``--model`` if given, else the one recorded in
-    the library's manifest (None: a new library), else lumina-tiny."""
-    from lumina.models import DEFAULT_MODEL, load_model
-
-    spec = spec or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
-    return spec, load_model(spec)
-
-
-def _model_spec_for_manifest(spec: str) -> str:
-    # A folder is recorded as an absolute path so later commands run from elsewhere find it.
-    from lumina.models import DEFAULT_MODEL
-
-    return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
-
-
 def _index_event_text(event, verbose: bool) -> str | None:
     """The line an indexing event prints (None: say nothing), for local and Ray runs."""
     if event.kind in ("failed", "warning"):
@@ -155,22 +128,14 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if on_ray:
         return _index_on_ray(args, library_path, files, missing)
 
-    from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.library import (
-        Library,
-        composition_rendering_for,
-        identity_of_fingerprinter,
-        index_files,
-    )
+    from lumina.library import index_files
+    from lumina.workspace import Workspace
 
-    manifest = _library_manifest(library_path)
-    # A rendering the library refuses fails here, before the model is loaded.
-    rendering = composition_rendering_for(manifest, args.composition_rendering)
-    spec, model = _load_model_for(args.model, manifest)
-    fingerprinter = Fingerprinter(model, device=args.device, batch_size=args.batch_size,
-                                  composition_rendering=rendering)
-    lib = Library.open_or_create(library_path, identity_of_fingerprinter(fingerprinter),
-                                 model_spec=_model_spec_for_manifest(spec))
+    # A rendering the library refuses fails before the model is loaded.
+    ws = Workspace.open_or_create(library_path, model=args.model, device=args.device,
+                                  batch_size=args.batch_size,
+                                  composition_rendering=args.composition_rendering)
+    lib = ws.library
     bar = ProgressBar("index")
 
     def report(event) -> None:
@@ -181,7 +146,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     with lib, lib.writer() as writer:
         for line in writer.repairs:
             print(f"repaired: {line}", file=sys.stderr)
-        summary = index_files(writer, files, fingerprinter, progress=bar, report=report)
+        summary = index_files(writer, files, ws.fingerprinter, progress=bar, report=report)
         total = len(lib)
     return _index_outcome(summary, missing, library_path.name, total)
 
@@ -324,17 +289,14 @@ def _print_result(result, stream=None, top: int | None = None) -> None:
 
 def _cmd_attribute(args: argparse.Namespace) -> int:
     from lumina.analysis import analyze
-    from lumina.library import Library, LibraryError, fingerprinter_for
+    from lumina.attribution import AttributionParams
+    from lumina.workspace import Workspace
 
-    library_path = Path(args.library).expanduser()
-    with Library.open(library_path) as lib:
-        if len(lib) == 0:  # refuse before loading a model and fingerprinting
-            raise LibraryError(
-                f"library {lib.name} is empty: index songs first "
-                f"(lumina index FOLDER --library {args.library})")
-        fingerprinter = fingerprinter_for(lib, model=args.model, device=args.device,
-                                          batch_size=args.batch_size)
-        result = analyze(Path(args.track), lib, fingerprinter, null=args.null, top=args.top,
+    params = AttributionParams(null=args.null, top=args.top)
+    # The workspace refuses an empty or mismatched library before the model loads.
+    with Workspace.open(Path(args.library).expanduser(), model=args.model, device=args.device,
+                        batch_size=args.batch_size) as ws:
+        result = analyze(Path(args.track), ws.library, ws.fingerprinter, params=params,
                          progress=ProgressBar("fingerprint"))
     _print_result(result)
     if args.json or args.pdf:

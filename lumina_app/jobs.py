@@ -124,8 +124,9 @@ def create_library(path: Path, progress: Progress, cancel: threading.Event,
     composition channel on ``composition_rendering`` (a name, ``"plain"``, or None: the
     default)."""
     from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.library import Library, composition_rendering_for, identity_of_fingerprinter
+    from lumina.library import Library, composition_rendering_for
     from lumina.models import DEFAULT_MODEL
+    from lumina.workspace import identity_of_fingerprinter
 
     path = Path(path)
     if path.exists() and any(path.iterdir()):
@@ -270,8 +271,9 @@ class EngineCache:
 
     def fingerprinter(self, library_path: Path, device: str = "auto") -> object:
         """A fingerprinter the library accepts, built once per library state and device."""
-        from lumina.library import Library, fingerprinter_for
+        from lumina.library import Library
         from lumina.models import DEFAULT_MODEL
+        from lumina.workspace import fingerprinter_for
 
         with Library.open(library_path) as lib:
             spec = lib.manifest.model_spec or DEFAULT_MODEL

@@ -11,12 +11,8 @@ import pytest
 from lumina.analysis import SCHEMA, AnalysisResult, SongRow, analyze, analyze_fingerprint
 from lumina.cli import main
 from lumina.errors import LuminaError
-from lumina.library import (
-    Library,
-    LibraryError,
-    SongMeta,
-    identity_of_fingerprinter,
-)
+from lumina.library import Library, LibraryError, SongMeta
+from lumina.workspace import identity_of_fingerprinter
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -229,8 +225,8 @@ def test_chunk_confidence_follows_the_song_through_the_track(catalog, fingerprin
 
 
 def test_fingerprinter_for_matches_the_library_or_refuses(catalog, tiny_model):
-    from lumina.library import fingerprinter_for
     from lumina.models.tiny import build_tiny_model
+    from lumina.workspace import fingerprinter_for
 
     lib_path, songs = catalog
     with Library.open(lib_path) as lib:

@@ -84,14 +84,10 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     new library); each rendering has its own library in the cache.
     """
     from lumina.demo.catalog import build_catalog
-    from lumina.fingerprint.fingerprinter import Cancelled, Fingerprinter
-    from lumina.library import (
-        Library,
-        composition_rendering_for,
-        identity_of_fingerprinter,
-        index_files,
-    )
+    from lumina.fingerprint.fingerprinter import Cancelled
+    from lumina.library import composition_rendering_for, index_files
     from lumina.models import DEFAULT_MODEL, load_model
+    from lumina.workspace import Workspace
 
     def bar(label: str):
         return progress(label) if progress is not None else None
@@ -110,13 +106,13 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     paths = [songs_dir / s.filename for s in catalog.songs]
 
     rendering = composition_rendering_for(None, composition_rendering)
-    fingerprinter = Fingerprinter(model, composition_rendering=rendering)
     library_dir = cache / ("demo-catalog" if rendering is None
                            else "demo-catalog-" + rendering.replace("/", "-"))
     indexed = 0
-    with Library.open_or_create(library_dir, identity_of_fingerprinter(fingerprinter),
-                                model_spec=model.source if model.name != DEFAULT_MODEL
-                                else DEFAULT_MODEL) as lib:
+    with Workspace.open_or_create(
+            library_dir, model=DEFAULT_MODEL if model.name == DEFAULT_MODEL else model.source,
+            loaded_model=model, composition_rendering=composition_rendering) as ws:
+        lib, fingerprinter = ws.library, ws.fingerprinter
         if len(lib) < len(paths):
             say(f"Indexing the catalog into {library_dir} (first run only)")
             with lib.writer() as writer:

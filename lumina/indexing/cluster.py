@@ -128,7 +128,7 @@ class IndexWorker:
 
     def ready(self) -> dict:
         """Who this worker is, and the identity of its fingerprints (or why it has none)."""
-        from lumina.library import identity_of_fingerprinter
+        from lumina.workspace import identity_of_fingerprinter
 
         out = {"pid": os.getpid(), "host": socket.gethostname(), "device": self._device,
                "error": self._error, "identity": None}

@@ -51,12 +51,8 @@ import numpy as np
 
 from lumina import __version__
 from lumina.attribution import (
-    DEFAULT_COHORT_SIZE,
-    DEFAULT_LAMBDA,
-    DEFAULT_NULL,
-    DEFAULT_TOP_K,
-    GATE,
     Attribution,
+    AttributionParams,
     ChannelIndex,
     KernelRegression,
     attribute,
@@ -419,61 +415,6 @@ def composition_rendering_for(manifest: Manifest | None, requested: str | None =
             f"{rendering_words(manifest.composition_rendering)}, not of "
             f"{rendering_words(wanted)}; index into a new library to use another rendering")
     return wanted
-
-
-def identity_of_fingerprinter(fingerprinter: object) -> dict[str, object]:
-    """The manifest identity a :class:`lumina.fingerprint.Fingerprinter` produces.
-
-    Returns
-    -------
-    dict
-        ``model_name`` plus every field of :data:`IDENTITY_FIELDS`.
-    """
-    model = fingerprinter.model  # type: ignore[attr-defined]
-    return {
-        "model_name": model.name,
-        "model_sha256": model.weights_sha256,
-        "projection_seed": int(fingerprinter.seed),  # type: ignore[attr-defined]
-        "projection_blocks": int(fingerprinter.blocks),  # type: ignore[attr-defined]
-        "dim": int(fingerprinter.dim),  # type: ignore[attr-defined]
-        "chunk_seconds": float(fingerprinter.chunk_seconds),  # type: ignore[attr-defined]
-        "sample_rate": int(model.sample_rate),
-        "channels": list(model.channels),
-        "composition_rendering": fingerprinter.composition_rendering,  # type: ignore[attr-defined]
-    }
-
-
-def fingerprinter_for(library: Library, *, model: object | None = None,
-                      device: str | None = None, batch_size: int = 4) -> object:
-    """A :class:`~lumina.fingerprint.Fingerprinter` whose fingerprints this library accepts.
-
-    The model is ``model`` (a loaded model, or a name or folder to load) or else the one
-    recorded in the manifest (else the embedded default); projection and chunking come from
-    the manifest.
-
-    Raises
-    ------
-    LibraryError
-        The model's weights differ from those the library was built with.
-    ModelError
-        The model cannot be loaded.
-    """
-    from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.models import DEFAULT_MODEL, load_model
-
-    mf = library.manifest
-    if model is None or isinstance(model, str | os.PathLike):
-        model = load_model(model if model is not None else (mf.model_spec or DEFAULT_MODEL))
-    sha = model.weights_sha256  # type: ignore[attr-defined]
-    if sha != mf.model_sha256:
-        raise LibraryError(
-            f"library {library.name} was built with another model: model_sha256 "
-            f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {sha[:12]}… "
-            f"({model.name}); pass the library's model with --model")  # type: ignore[attr-defined]
-    return Fingerprinter(model, device=device, batch_size=batch_size, dim=mf.dim,
-                         seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
-                         blocks=mf.projection_blocks,
-                         composition_rendering=mf.composition_rendering)
 
 
 def _read_manifest(folder: Path) -> Manifest:
@@ -1395,10 +1336,12 @@ class Library:
                 self._tmp_cache = Path(tempfile.mkdtemp(prefix="lumina-cache-"))
             return self._tmp_cache
 
-    def prepare(self, *, lam: float = DEFAULT_LAMBDA, cohort_size: int = DEFAULT_COHORT_SIZE,
-                seed: int = 0, top_k: int | str | None = DEFAULT_TOP_K,
+    def prepare(self, params: AttributionParams | None = None, *,
                 progress: Callable[[int, int], None] | None = None) -> PreparedLibrary:
         """The prepared live rows, from the cache or built now (then cached on disk).
+
+        Only the preparation fields of ``params`` matter here (``lam``, ``cohort_size``,
+        ``cohort_seed``, ``snorm_top_k``); the cache is keyed by them.
 
         Building streams each channel's matrix block by block: unit rows, the library mean,
         centred rows, both kernel-regression inverses and the song-side null statistics,
@@ -1411,12 +1354,13 @@ class Library:
         LibraryError
             The library is empty, or a stored row is not finite.
         """
-        requested_top_k = top_k
+        params = params if params is not None else AttributionParams()
+        lam, cohort_size, seed = params.lam, params.cohort_size, params.cohort_seed
         for attempt in range(3):
             with _read_tx(self._conn):
                 snap = self.snapshot()
                 # "auto" depends on the cohort, i.e. on how many songs are live now.
-                top_k = resolve_top_k(requested_top_k, min(snap.live_rows, int(cohort_size)))
+                top_k = resolve_top_k(params.snorm_top_k, min(snap.live_rows, int(cohort_size)))
                 key = _cache_key(self.manifest.library_id, snap.rows_version, lam, cohort_size,
                                  seed, top_k)
                 if self._prepared is not None and self._prepared.key == key:
@@ -1605,10 +1549,8 @@ class Library:
                 shutil.rmtree(p, ignore_errors=True)
 
     def attribute(self, queries: Mapping[str, np.ndarray], *,
-                  chunks: Mapping[str, np.ndarray] | None = None, null: str = DEFAULT_NULL,
-                  gate: float = GATE, top: int | None = 20, lam: float = DEFAULT_LAMBDA,
-                  cohort_size: int = DEFAULT_COHORT_SIZE, seed: int = 0,
-                  top_k: int | str | None = DEFAULT_TOP_K,
+                  chunks: Mapping[str, np.ndarray] | None = None,
+                  options: AttributionParams | None = None,
                   params: Mapping[str, object] | None = None) -> LibraryAttribution:
         """Attribute a query's fingerprints against the live songs (DESIGN §1 steps 5–8).
 
@@ -1618,10 +1560,9 @@ class Library:
             One vector per library channel.
         chunks : mapping channel → (C, D) array_like, optional
             Per-chunk fingerprints of the query, for the timeline.
-        null, gate, top
-            As in :func:`lumina.attribution.attribute`.
-        lam, cohort_size, seed, top_k
-            Preparation parameters (cached per set of values).
+        options : AttributionParams, optional
+            How to attribute (default: the defaults); preparation is cached per set of
+            preparation fields.
         params : mapping, optional
             The query's fingerprint parameters (``Fingerprint.parameters()``); checked
             against the manifest when given.
@@ -1639,9 +1580,9 @@ class Library:
                 f"library {self.name} has channels {', '.join(self.manifest.channels)}; "
                 f"the query has {', '.join(queries) or 'none'}"
             )
-        prepared = self.prepare(lam=lam, cohort_size=cohort_size, seed=seed, top_k=top_k)
-        result = attribute(queries, prepared.indexes, chunks=chunks, null=null, gate=gate,
-                           top=top)
+        options = options if options is not None else AttributionParams()
+        prepared = self.prepare(options)
+        result = attribute(queries, prepared.indexes, chunks=chunks, params=options)
         return LibraryAttribution(attribution=result, prepared=prepared)
 
 
@@ -2470,6 +2411,7 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     IndexSummary
     """
     from lumina.fingerprint.fingerprinter import Cancelled, _is_cancelled
+    from lumina.workspace import identity_of_fingerprinter
 
     lib = writer.library
     writer.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",

@@ -516,7 +516,8 @@ class Study:
     def init_engine(self, cache: Path) -> None:
         """The fingerprinter (CPU, library defaults) and the feature cache under ``cache``."""
         from lumina.fingerprint.fingerprinter import Fingerprinter
-        from lumina.library import composition_rendering_for, identity_of_fingerprinter
+        from lumina.library import composition_rendering_for
+        from lumina.workspace import identity_of_fingerprinter
 
         self.rate = int(self.model.sample_rate)
         self.cache = Path(cache)

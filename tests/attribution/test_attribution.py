@@ -13,6 +13,7 @@ from lumina.attribution import (
     GATE,
     NULLS,
     Attribution,
+    AttributionParams,
     KernelRegression,
     attribute,
     attribute_channel,
@@ -331,7 +332,8 @@ def test_attribute_two_channels_with_timeline() -> None:
     indexes = {"composition": build_channel_index(comp), "production": build_channel_index(prod)}
     chunks = np.stack([comp[4], comp[9], comp[4]]) + 0.3 * rng.standard_normal((3, 32))
     queries = {"composition": chunks.mean(axis=0), "production": prod[21]}
-    result = attribute(queries, indexes, chunks={"composition": chunks}, top=3)
+    result = attribute(queries, indexes, chunks={"composition": chunks},
+                       params=AttributionParams(top=3))
     assert isinstance(result, Attribution)
     assert set(result.channels) == {"composition", "production"}
     assert result.channels["production"].influences[0].index == 21
@@ -382,7 +384,8 @@ def test_chunk_z_keeps_reported_rows_of_every_channel_in_the_timeline_pass() -> 
     chunks = np.stack([comp[4], comp[9], comp[4]]) + 0.3 * rng.standard_normal((3, 32))
     queries = {"composition": chunks.mean(axis=0), "production": prod[21]}
     for null in NULLS:
-        result = attribute(queries, indexes, chunks={"composition": chunks}, null=null, top=3)
+        result = attribute(queries, indexes, chunks={"composition": chunks},
+                           params=AttributionParams(null=null, top=3))
         reported = {i.index for ch in result.channels.values() for i in ch.influences}
         scores = result.chunk_z["composition"]
         # O(C·R): only the songs some channel reports, ascending, one column each.

@@ -225,7 +225,8 @@ def test_importing_lumina_does_not_import_ray():
 
 def test_a_batch_commit_writes_what_song_by_song_commits_write(tmp_path, fingerprinter, songs):
     """The driver commits songs that are ready together in one transaction: same library."""
-    from lumina.library import IndexRun, _Prepared, fingerprint_for_index, identity_of_fingerprinter
+    from lumina.library import IndexRun, _Prepared, fingerprint_for_index
+    from lumina.workspace import identity_of_fingerprinter
 
     prepared = [fingerprint_for_index(fingerprinter, p) for p in sorted(songs.iterdir())[:3]]
     for name, batched in (("one", False), ("batch", True)):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lumina.attribution import attribute, build_channel_index
+from lumina.attribution import AttributionParams, attribute, build_channel_index
 from lumina.cli import main
 from lumina.library import (
     CATALOG_NAME,
@@ -166,8 +166,8 @@ def test_attribution_equals_in_memory_index(tmp_path):
     chunks = {c: np.random.default_rng(5).standard_normal((3, 16)) for c in CHANNELS}
     indexes = {c: build_channel_index(x[c]) for c in CHANNELS}
     for null in ("empirical", "analytic"):
-        got = lib.attribute(q, chunks=chunks, null=null, top=5)
-        want = attribute(q, indexes, chunks=chunks, null=null, top=5)
+        got = lib.attribute(q, chunks=chunks, options=AttributionParams(null=null, top=5))
+        want = attribute(q, indexes, chunks=chunks, params=AttributionParams(null=null, top=5))
         assert got.attribution == want  # bit-identical: same math on the same rows
     assert np.array_equal(got.prepared.song_ids, np.arange(1, 31))
 
@@ -215,8 +215,9 @@ def test_remove_and_compact_keep_the_other_songs_attributions(tmp_path):
             w.append_vectors({c: x[c][i : i + 1] for c in CHANNELS}, _metas(i, 1))
         w.remove([3, 8])
     for null in ("empirical", "analytic"):
-        removed = _by_song(lib.attribute(q, null=null, top=None))
-        assert removed == _by_song(ref.attribute(q, null=null, top=None))
+        every = AttributionParams(null=null, top=None)
+        removed = _by_song(lib.attribute(q, options=every))
+        assert removed == _by_song(ref.attribute(q, options=every))
         assert {s for s, *_ in removed["composition"]} == {i + 1 for i in keep}
     size = lib.matrix_path("composition").stat().st_size
     with lib.writer() as w:
@@ -225,8 +226,9 @@ def test_remove_and_compact_keep_the_other_songs_attributions(tmp_path):
     assert lib.matrix_path("composition").stat().st_size == size * 10 // 12
     compacted = Library.open(tmp_path / "full")
     for null in ("empirical", "analytic"):
-        assert _by_song(compacted.attribute(q, null=null, top=None)) == _by_song(
-            ref.attribute(q, null=null, top=None))
+        every = AttributionParams(null=null, top=None)
+        assert _by_song(compacted.attribute(q, options=every)) == _by_song(
+            ref.attribute(q, options=every))
     assert [s.id for s in compacted.songs()] == [i + 1 for i in keep]
     assert compacted.digest() == digest  # compaction changes no live row
     track, _ = compacted.vectors(12)
@@ -383,7 +385,7 @@ def test_reader_works_while_a_writer_appends(tmp_path):
     seen = []
     while not stop.is_set() or not seen:
         reader = Library.open(tmp_path / "lib")
-        result = reader.attribute(_query(32), top=3)
+        result = reader.attribute(_query(32), options=AttributionParams(top=3))
         n = result.prepared.n
         assert result.attribution.channels["composition"].n_library == n
         assert len(set(result.prepared.song_ids.tolist())) == n
@@ -586,7 +588,7 @@ def test_kill_9_during_indexing_then_resume(tmp_path, model_dir, capsys):
         # A reader working while the writer indexes: it sees committed songs only.
         try:
             with Library.open(lib_path) as reader:
-                result = reader.attribute(_query(512), top=2)
+                result = reader.attribute(_query(512), options=AttributionParams(top=2))
                 seen["n"] = result.prepared.n
                 seen["ids"] = result.prepared.song_ids.tolist()
         except BaseException as exc:  # pragma: no cover - reported below
@@ -664,7 +666,7 @@ def test_composition_rendering_is_part_of_the_identity(tmp_path):
 
 
 def test_index_cli_keeps_the_library_s_rendering(tmp_path, model_dir, capsys):
-    from lumina.library import fingerprinter_for
+    from lumina.workspace import fingerprinter_for
 
     songs = [_write_song(tmp_path / f"s{i}.wav", 3.0, 40 + i) for i in range(3)]
     lib_dir = tmp_path / "lib"

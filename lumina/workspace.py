@@ -1,0 +1,260 @@
+"""A library paired with a fingerprinter it accepts: the one place that opens or creates a
+library for a model and refuses an empty or mismatched one.
+
+The CLI, the analysis façade, the audit, the Ray driver, the demo and the app all get their
+(library, fingerprinter) pair from here, so "which model does this library need, and is this
+fingerprinter allowed to query it" is decided once. Models load lazily: a refusal that the
+manifest alone can decide (an empty library, a rendering the library was not built with)
+happens before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from lumina.library import (
+    MANIFEST_NAME,
+    Library,
+    LibraryError,
+    composition_rendering_for,
+)
+
+if TYPE_CHECKING:
+    from lumina.fingerprint.fingerprinter import Fingerprinter
+    from lumina.library import Manifest
+
+__all__ = [
+    "FingerprinterLike",
+    "ModelLike",
+    "Workspace",
+    "fingerprinter_for",
+    "identity_of_fingerprinter",
+    "model_spec_for_manifest",
+    "read_manifest_if_any",
+    "refuse_empty",
+]
+
+
+class ModelLike(Protocol):
+    """What the workspace reads of a model (:class:`lumina.models.musicgen.MusicGenModel`)."""
+
+    name: str
+    weights_sha256: str
+    sample_rate: int
+
+    @property
+    def channels(self) -> Mapping[str, object]: ...
+
+
+class FingerprinterLike(Protocol):
+    """What a library needs to know of a fingerprinter to accept its fingerprints
+    (:class:`lumina.fingerprint.fingerprinter.Fingerprinter`)."""
+
+    model: ModelLike
+    seed: int
+    blocks: int
+    dim: int
+    chunk_seconds: float
+
+    @property
+    def composition_rendering(self) -> str | None: ...
+
+
+def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, object]:
+    """The manifest identity a fingerprinter produces.
+
+    Returns
+    -------
+    dict
+        ``model_name`` plus every field of :data:`lumina.library.IDENTITY_FIELDS`.
+    """
+    model = fingerprinter.model
+    return {
+        "model_name": model.name,
+        "model_sha256": model.weights_sha256,
+        "projection_seed": int(fingerprinter.seed),
+        "projection_blocks": int(fingerprinter.blocks),
+        "dim": int(fingerprinter.dim),
+        "chunk_seconds": float(fingerprinter.chunk_seconds),
+        "sample_rate": int(model.sample_rate),
+        "channels": list(model.channels),
+        "composition_rendering": fingerprinter.composition_rendering,
+    }
+
+
+def model_spec_for_manifest(spec: str) -> str:
+    """How a manifest records a model: the embedded model's name, or a folder as an absolute
+    path so later commands run from elsewhere find it."""
+    from lumina.models import DEFAULT_MODEL
+
+    return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
+
+
+def fingerprinter_for(library: Library, *, model: ModelLike | str | os.PathLike[str] | None = None,
+                      device: str | None = None, batch_size: int = 4) -> Fingerprinter:
+    """A :class:`~lumina.fingerprint.fingerprinter.Fingerprinter` whose fingerprints this
+    library accepts.
+
+    The model is ``model`` (a loaded model, or a name or folder to load) or else the one
+    recorded in the manifest (else the embedded default); projection, chunking and the
+    composition rendering come from the manifest.
+
+    Raises
+    ------
+    LibraryError
+        The model's weights differ from those the library was built with.
+    ModelError
+        The model cannot be loaded.
+    """
+    from lumina.fingerprint.fingerprinter import Fingerprinter
+    from lumina.models import DEFAULT_MODEL, load_model
+
+    mf = library.manifest
+    loaded = (load_model(model if model is not None else (mf.model_spec or DEFAULT_MODEL))
+              if model is None or isinstance(model, str | os.PathLike) else model)
+    sha = loaded.weights_sha256
+    if sha != mf.model_sha256:
+        raise LibraryError(
+            f"library {library.name} was built with another model: model_sha256 "
+            f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {sha[:12]}… "
+            f"({loaded.name}); pass the library's model with --model")
+    return Fingerprinter(loaded, device=device, batch_size=batch_size,  # type: ignore[arg-type]
+                         dim=mf.dim, seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
+                         blocks=mf.projection_blocks,
+                         composition_rendering=mf.composition_rendering)
+
+
+def refuse_empty(library: Library) -> None:
+    """Raise the one-line error for a library with no songs to attribute against."""
+    if len(library) == 0:
+        raise LibraryError(
+            f"library {library.name} is empty: index songs first "
+            f"(lumina index FOLDER --library {library.path})")
+
+
+class Workspace:
+    """An open library and a fingerprinter it accepts.
+
+    Make one with :meth:`open` (to query a library) or :meth:`open_or_create` (to index into
+    one); close it (or use it as a context manager) to close the library. A workspace made
+    around a ``Library`` the caller opened leaves that library open.
+
+    Attributes
+    ----------
+    library : Library
+    fingerprinter : Fingerprinter
+        Accepted by ``library`` (identity checked when the workspace was made).
+    model_spec : str
+        The model as the manifest records it (a name or an absolute folder).
+    """
+
+    def __init__(self, library: Library, fingerprinter: FingerprinterLike, *,
+                 owns_library: bool = True, model_spec: str = "") -> None:
+        library.manifest.check_compatible(identity_of_fingerprinter(fingerprinter),
+                                          "this model", f"library {library.name}")
+        self.library = library
+        self.fingerprinter: Fingerprinter = fingerprinter  # type: ignore[assignment]
+        self.model_spec = model_spec or library.manifest.model_spec
+        self._owns_library = owns_library
+
+    @classmethod
+    def open(cls, library: Library | str | os.PathLike[str], *,
+             fingerprinter: FingerprinterLike | None = None,
+             model: ModelLike | str | os.PathLike[str] | None = None,
+             device: str | None = None, batch_size: int = 4,
+             require_songs: bool = True) -> Workspace:
+        """Open a library to query it.
+
+        Parameters
+        ----------
+        library : an open Library (left open on close) or the path of a library folder.
+        fingerprinter : reuse this one (the app keeps one per library); checked.
+        model, device, batch_size : build the fingerprinter from ``model`` (else the
+            manifest's model) when none is given.
+        require_songs : refuse an empty library (before any model is loaded).
+
+        Raises
+        ------
+        LibraryError
+            No library there, an empty one, or a model or projection other than the
+            library's.
+        ModelError
+            The model cannot be loaded.
+        """
+        owned = not isinstance(library, Library)
+        lib = Library.open(Path(library).expanduser()) if owned else library  # type: ignore[arg-type]
+        try:
+            if require_songs:
+                refuse_empty(lib)
+            if fingerprinter is None:
+                fingerprinter = fingerprinter_for(lib, model=model, device=device,
+                                                  batch_size=batch_size)
+            return cls(lib, fingerprinter, owns_library=owned)
+        except BaseException:
+            if owned:
+                lib.close()
+            raise
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str], *,
+                       model: str | os.PathLike[str] | None = None,
+                       loaded_model: ModelLike | None = None,
+                       device: str | None = None, batch_size: int = 4,
+                       composition_rendering: str | None = None) -> Workspace:
+        """Open the library at ``path`` to index into it, or create it for a model.
+
+        Parameters
+        ----------
+        path : library folder (created when it holds no library).
+        model : ``--model``: a name or folder; None: the manifest's model (a new library:
+            the embedded default).
+        loaded_model : the model ``model`` names, already loaded (the app's cache).
+        composition_rendering : a rendering name, ``"plain"`` or None: the library's, or the
+            default for a new library. Refused before the model loads when the library was
+            built with another.
+
+        Raises
+        ------
+        LibraryError, ModelError
+        """
+        from lumina.fingerprint.fingerprinter import Fingerprinter
+        from lumina.models import DEFAULT_MODEL, load_model
+
+        folder = Path(path).expanduser()
+        manifest = read_manifest_if_any(folder)
+        rendering = composition_rendering_for(manifest, composition_rendering)
+        spec = model or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
+        spec = str(spec)
+        loaded = loaded_model if loaded_model is not None else load_model(spec)
+        fingerprinter = Fingerprinter(loaded, device=device,  # type: ignore[arg-type]
+                                      batch_size=batch_size, composition_rendering=rendering)
+        recorded = model_spec_for_manifest(spec)
+        lib = Library.open_or_create(folder, identity_of_fingerprinter(fingerprinter),
+                                     model_spec=recorded)
+        try:
+            return cls(lib, fingerprinter, model_spec=recorded)
+        except BaseException:
+            lib.close()
+            raise
+
+    def close(self) -> None:
+        if self._owns_library:
+            self.library.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_manifest_if_any(folder: Path) -> Manifest | None:
+    """The manifest of the library in ``folder`` (opened, so checked), or None when there
+    is no library there yet."""
+    if not (folder / MANIFEST_NAME).exists():
+        return None
+    with Library.open(folder) as lib:
+        return lib.manifest
