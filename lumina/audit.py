@@ -16,23 +16,19 @@ were Gaussian. It is not (see :attr:`AuditPolicy.alpha`), hence the small defaul
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lumina import __version__
 from lumina.errors import Cancelled, LuminaError, one_line
 from lumina.readahead import ReadAhead
 
 __all__ = [
-    "AUDIT_PREDICATE_TYPE",
     "VERDICTS",
     "AuditPolicy",
     "AuditRow",
@@ -44,8 +40,6 @@ __all__ = [
     "track_verdict",
 ]
 
-AUDIT_PREDICATE_TYPE = "https://lumina-attribution.org/audit-summary/v1"
-AUDIT_SCHEMA = "lumina.audit/1"
 VERDICTS = ("clear", "review", "flag")
 CORRECTIONS = ("sidak", "none")
 TRACKS_DIR = "tracks"
@@ -260,7 +254,7 @@ def _safe_stem(path: Path, sha: str) -> str:
 
 def _previous_reports(tracks_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     """audio SHA-256 → (report path, predicate) of every valid report already written."""
-    from lumina.reports.report import verify_report
+    from lumina.reports.verify import verify_report
 
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
     if not tracks_dir.is_dir():
@@ -313,6 +307,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
     from lumina.library import collect_audio_files
     from lumina.models import channel_notes
     from lumina.reports.report import write_signed_reports
+    from lumina.reports.summary import write_summary
     from lumina.workspace import Workspace
 
     policy = policy or AuditPolicy()
@@ -419,92 +414,3 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                            cancelled=cancelled)
     summary.summary_files = write_summary(summary, write_pdf=write_pdf)
     return summary
-
-
-# -- the summary ---------------------------------------------------------------------------
-CSV_FIELDS = ("file", "status", "verdict", "composition_song", "composition_share",
-              "composition_confidence", "production_song", "production_share",
-              "production_confidence", "warnings", "error", "reason", "audio_sha256",
-              "report_json", "report_pdf")
-
-
-def _csv_row(row: AuditRow) -> dict[str, str]:
-    out = {"file": row.file, "status": row.status, "verdict": row.verdict,
-           "warnings": " | ".join(row.warnings), "error": row.error, "reason": row.reason,
-           "audio_sha256": row.audio_sha256, "report_json": row.report_json,
-           "report_pdf": row.report_pdf}
-    for name in ("composition", "production"):
-        ch = row.channels.get(name)
-        out[f"{name}_song"] = ch.title if ch else ""
-        out[f"{name}_share"] = f"{ch.share:.4f}" if ch else ""
-        out[f"{name}_confidence"] = f"{ch.confidence:.6f}" if ch else ""
-    return out
-
-
-def summary_predicate(summary: AuditSummary) -> dict[str, Any]:
-    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace(
-        "+00:00", "Z")
-    return {
-        "schema": AUDIT_SCHEMA,
-        "software_version": __version__,
-        "created": created,
-        "library": summary.library,
-        "model": summary.model,
-        "policy": summary.policy.to_json(),
-        "counts": summary.counts(),
-        "cancelled": summary.cancelled,
-        "rows": [r.to_json() for r in summary.rows],
-    }
-
-
-def write_summary(summary: AuditSummary, *, write_pdf: bool = True) -> list[Path]:
-    """``summary.csv`` plus the signed ``summary.json`` and ``summary.pdf``."""
-    from lumina.reports.pdf import render_summary_pdf
-    from lumina.reports.report import write_json
-    from lumina.reports.signing import (
-        key_fingerprint,
-        load_or_create_key,
-        public_key_pem,
-        sign_statement,
-    )
-
-    out = summary.out
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / "summary.csv"
-    tmp = csv_path.with_suffix(".csv.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for row in summary.rows:
-            writer.writerow(_csv_row(row))
-    os.replace(tmp, csv_path)
-
-    key = load_or_create_key()
-    predicate = summary_predicate(summary)
-    predicate["signer"] = {"public_key": public_key_pem(key.public_key()),
-                           "fingerprint": key_fingerprint(key.public_key())}
-    subjects = [{"name": r.file, "digest": {"sha256": r.audio_sha256}}
-                for r in summary.rows if r.audio_sha256]
-    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": subjects,
-            "predicateType": AUDIT_PREDICATE_TYPE, "predicate": predicate}
-    envelope = sign_statement(stmt, key)
-    written = [csv_path, write_json(envelope, out / "summary.json")]
-    if write_pdf:
-        written.append(render_summary_pdf(envelope, out / "summary.pdf"))
-    return written
-
-
-def check_summary(statement: dict[str, Any], name: str) -> None:
-    """Structural checks of a verified audit summary (raises InvalidReport)."""
-    from lumina.reports.signing import InvalidReport
-
-    predicate = statement.get("predicate") or {}
-    rows = predicate.get("rows")
-    if predicate.get("schema") != AUDIT_SCHEMA or not isinstance(rows, list):
-        raise InvalidReport(f"{name}: schema: not a {AUDIT_SCHEMA} summary")
-    subjects = {(s.get("name"), (s.get("digest") or {}).get("sha256"))
-                for s in statement.get("subject") or []}
-    named = {(r.get("file"), r.get("audio_sha256")) for r in rows if r.get("audio_sha256")}
-    if subjects != named:
-        raise InvalidReport(f"{name}: digest: the statement's subjects and the summary's rows "
-                            "disagree")

@@ -126,7 +126,7 @@ def test_attribute_cli_table_and_json(catalog, tmp_path, capsys):
     assert len(first_rows) == 2 and all("Tune 0" in r and "Band 0" in r for r in first_rows)
     assert "timeline (composition): best match per chunk" in out
     assert out.rstrip().endswith(f"wrote {out_json} (signed)")
-    from lumina.reports.report import verify_report
+    from lumina.reports.verify import verify_report
 
     assert verify_report(out_json).verified.predicate["parameters"]["null"] == "empirical"
 
@@ -240,7 +240,8 @@ def test_fingerprinter_for_matches_the_library_or_refuses(catalog, tiny_model):
 
 
 def test_analyze_a_selection_records_its_span_and_signs(catalog, fingerprinter, tmp_path):
-    from lumina.reports.report import verify_report, write_signed_reports
+    from lumina.reports.report import write_signed_reports
+    from lumina.reports.verify import verify_report
 
     lib_path, songs = catalog
     result = analyze(songs[-1], lib_path, fingerprinter, span=(1.0, 13.0))

@@ -134,7 +134,7 @@ def test_audit_folder_rows_resume_and_signed_summary(audit_library, submissions,
     # Every finished track has a signed report carrying the verdict and the policy.
     report = json.loads(Path(rows["copy.wav"].report_json).read_text())
     assert report["signatures"]
-    from lumina.reports.report import verify_report
+    from lumina.reports.verify import verify_report
 
     predicate = verify_report(Path(rows["copy.wav"].report_json)).verified.predicate
     assert predicate["audit"]["verdict"] == "flag"

@@ -30,6 +30,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE
 from lumina.reports.signing import UnreadableReport
 
 ACCENT = colors.HexColor("#1f6feb")
@@ -299,7 +300,7 @@ def _signature_block(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     fp = p["signer"]["fingerprint"]
     return [
         Paragraph(f"Signed with Ed25519 key <font face='Courier'>{fp}</font>. The signed "
-                  f"JSON report is attached to this PDF as <i>lumina-report.json</i> (an "
+                  f"JSON report is attached to this PDF as <i>{ATTACHMENT_NAME}</i> (an "
                   "in-toto statement in a DSSE envelope, canonical JSON per RFC 8785).",
                   st["body"]),
         Paragraph("To verify, offline: <font face='Courier'>lumina verify this.pdf --key "
@@ -352,8 +353,6 @@ def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
 def _attach(pdf: bytes, envelope: dict[str, Any], path: Path) -> Path:
     from pypdf import PdfReader, PdfWriter
 
-    from lumina.reports.report import ATTACHMENT_NAME
-
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     writer.add_attachment(ATTACHMENT_NAME, json.dumps(envelope, indent=2).encode())
     with open(path, "wb") as fh:
@@ -365,8 +364,6 @@ def attached_envelope(pdf: bytes, name: str) -> bytes:
     """The signed JSON attached to a LUMINA PDF (bytes), or :class:`UnreadableReport`."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
-
-    from lumina.reports.report import ATTACHMENT_NAME
 
     try:
         attachments = PdfReader(io.BytesIO(pdf)).attachments
@@ -390,7 +387,7 @@ def _signature_line(p: dict[str, Any]):
 
 
 def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
-    """Render a signed audit summary (see :mod:`lumina.audit`) and attach its envelope."""
+    """Render a signed audit summary (:mod:`lumina.reports.summary`); attach its envelope."""
     payload = json.loads(base64.b64decode(envelope["payload"]))
     p = payload["predicate"]
     st = _styles()
@@ -405,7 +402,7 @@ def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
                    f"{counts['clear']} clear, {counts['error']} error(s), "
                    f"{counts['warning']} with warnings"
                    + (" — run cancelled before the end" if p.get("cancelled") else "")],
-        ["Created", f"{p['created']}  (the signer's own clock; not a trusted timestamp)"],
+        ["Created", f"{p['created']}  ({CLOCK_NOTE})"],
     ], colWidths=[24 * mm, 150 * mm])
     head.setStyle(TableStyle([
         ("FONT", (0, 0), (0, -1), "Helvetica-Bold", 8),
@@ -458,7 +455,7 @@ def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
                   "<b>flag</b>: a song counting holds at least that share.", st["body"]),
         Paragraph("Signature", st["h2"]),
         Paragraph(f"Signed with Ed25519 key <font face='Courier'>{p['signer']['fingerprint']}"
-                  "</font>; the signed JSON is attached as <i>lumina-report.json</i>. Verify "
+                  f"</font>; the signed JSON is attached as <i>{ATTACHMENT_NAME}</i>. Verify "
                   "offline with <font face='Courier'>lumina verify summary.pdf --key "
                   "signer.pub</font>.", st["body"]),
     ]

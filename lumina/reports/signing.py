@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lumina.errors import LuminaError
+from lumina.reports.formats import CLOCK_NOTE
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -121,9 +123,16 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def statement(subject_name: str, subject_sha256: str, predicate_type: str,
               predicate: dict[str, Any]) -> dict[str, Any]:
+    """An in-toto Statement about one file."""
+    return statement_about([(subject_name, subject_sha256)], predicate_type, predicate)
+
+
+def statement_about(subjects: Iterable[tuple[str, str]], predicate_type: str,
+                    predicate: dict[str, Any]) -> dict[str, Any]:
+    """An in-toto Statement about files given as ``(name, sha256)`` pairs."""
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": subject_name, "digest": {"sha256": subject_sha256}}],
+        "subject": [{"name": name, "digest": {"sha256": sha}} for name, sha in subjects],
         "predicateType": predicate_type,
         "predicate": predicate,
     }
@@ -141,6 +150,37 @@ def sign_statement(stmt: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, An
             "sig": base64.b64encode(signature).decode(),
         }],
     }
+
+
+# -- signed predicates: what the attribution report and the audit summary share ------------
+def signer_block(public_key: Ed25519PublicKey) -> dict[str, str]:
+    """Who signed: the PEM travels in the predicate so the file alone verifies."""
+    return {"public_key": public_key_pem(public_key), "fingerprint": key_fingerprint(public_key)}
+
+
+def labelled_time(time: str | None) -> dict[str, str | None]:
+    """A creation time with the clock it comes from (see :data:`CLOCK_NOTE`)."""
+    return {"time": time, "clock": CLOCK_NOTE}
+
+
+def stamp_predicate(content: Mapping[str, Any], key: Ed25519PrivateKey, *,
+                    created: Any) -> dict[str, Any]:
+    """``content`` (less any earlier ``signature``) with its creation time and the signer
+    block of ``key``: the one place a predicate learns who signed it and when.
+
+    ``created`` is stored as given: the attribution report stores :func:`labelled_time`,
+    the audit summary (schema ``lumina.audit/1``) a bare UTC string its readers expect.
+    """
+    predicate = {k: v for k, v in content.items() if k != "signature"}
+    predicate["created"] = created
+    predicate["signer"] = signer_block(key.public_key())
+    return predicate
+
+
+def sign_predicate(predicate: dict[str, Any], key: Ed25519PrivateKey, *, predicate_type: str,
+                   subjects: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The DSSE envelope of an in-toto Statement about ``subjects`` carrying ``predicate``."""
+    return sign_statement(statement_about(subjects, predicate_type, predicate), key)
 
 
 @dataclass(frozen=True)

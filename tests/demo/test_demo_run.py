@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lumina.demo.run import run_demo
-from lumina.reports.report import verify_report
+from lumina.reports.verify import verify_report
 
 
 @pytest.fixture(autouse=True)

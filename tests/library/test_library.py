@@ -701,7 +701,8 @@ def test_index_cli_keeps_the_library_s_rendering(tmp_path, model_dir, capsys):
     import jsonschema
     import pypdf
 
-    from lumina.reports.report import read_envelope, schema
+    from lumina.reports.report import schema
+    from lumina.reports.verify import read_envelope
 
     out = tmp_path / "r.json"
     assert main(["attribute", str(songs[1]), "--library", str(lib_dir), "--json", str(out),

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from lumina.cli import main
 from lumina.demo.synth import random_music
-from lumina.reports.report import read_envelope, schema
+from lumina.reports.report import schema
+from lumina.reports.verify import read_envelope
 
 
 @pytest.fixture(scope="module")

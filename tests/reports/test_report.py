@@ -10,21 +10,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from lumina.reports.formats import ATTACHMENT_NAME
 from lumina.reports.pdf import render_pdf
-from lumina.reports.report import (
-    ATTACHMENT_NAME,
-    read_envelope,
-    schema,
-    sign_report,
-    verify_report,
-    write_json,
-)
+from lumina.reports.report import schema, sign_report, write_json
 from lumina.reports.signing import (
     InvalidReport,
     UnreadableReport,
     load_or_create_key,
     public_key_pem,
 )
+from lumina.reports.verify import read_envelope, verify_report
 
 
 def _phi(z: float) -> float:

@@ -1,0 +1,47 @@
+"""The ``lumina`` command.
+
+Each verb is a small function that parses nothing itself: argparse does that, the engine
+does the work. Errors the user can cause arrive as :class:`~lumina.errors.LuminaError` and are
+printed as one line; nothing reaches the terminal as a traceback unless ``LUMINA_DEBUG=1``.
+
+Verbs live by subject in :mod:`~lumina.cli.index`, :mod:`~lumina.cli.attribute` and
+:mod:`~lumina.cli.reports`; :mod:`~lumina.cli.parser` wires them to argparse and
+:mod:`~lumina.cli.output` holds what they print with. This module only runs a verb and turns
+what escapes it into one line and an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
+from lumina.cli.parser import build_parser
+from lumina.errors import LuminaError, one_line
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return func(args)
+    except LuminaError as exc:
+        print(f"lumina: error: {one_line(exc)}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)
+    except KeyboardInterrupt:
+        print("lumina: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not bad input: still one line, details on request
+        if os.environ.get("LUMINA_DEBUG"):
+            raise
+        print(f"lumina: internal error: {type(exc).__name__}: {one_line(exc)} "
+              "(set LUMINA_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,7 @@
+"""``python -m lumina.cli``: the same as the ``lumina`` command."""
+
+import sys
+
+from lumina.cli import main
+
+sys.exit(main())

@@ -1,0 +1,180 @@
+"""``lumina index`` (local or on Ray) and ``lumina library`` (info, list, remove, verify,
+compact)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
+from lumina.cli.output import ProgressBar, clip, print_line
+from lumina.progress import format_clock
+
+if TYPE_CHECKING:
+    from lumina.library import IndexEvent, IndexSummary
+
+
+def index_event_text(event: IndexEvent, verbose: bool) -> str | None:
+    """The line an indexing event prints (None: say nothing), for local and Ray runs."""
+    if event.kind in ("failed", "warning"):
+        return f"{event.kind}: {event.message}"
+    if event.kind == "skipped" and (verbose or event.song_id is None):
+        return f"skipped: {event.message}"
+    if event.kind == "indexed" and verbose:
+        return f"indexed: {event.message}"
+    return None
+
+
+def index_outcome(summary: IndexSummary, missing: list[str], library_name: str,
+                  songs: int) -> int:
+    """Print an indexing run's one-line summary; its exit status."""
+    detail = []
+    if summary.already_indexed:
+        detail.append(f"{summary.already_indexed} already in the library")
+    if summary.duplicates:
+        detail.append(f"{summary.duplicates} duplicate audio")
+    skipped = f"skipped {summary.skipped}" + (f" ({', '.join(detail)})" if detail else "")
+    failed = summary.failed + len(missing)
+    print(f"indexed {summary.indexed}, {skipped}, failed {failed} in {summary.seconds:.1f} s; "
+          f"library {library_name} holds {songs} song(s)")
+    if summary.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if failed else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from lumina.library import LibraryError, collect_audio_files
+
+    on_ray = getattr(args, "ray", None) is not None
+    if on_ray:
+        from lumina.indexing.cluster import import_ray
+
+        import_ray()  # one line on how to install it, before anything else happens
+    library_path = Path(args.library).expanduser()
+    files, missing = collect_audio_files(args.paths)
+    for line in missing:
+        print(f"lumina: {line}", file=sys.stderr)
+    if not files and missing:
+        raise LibraryError("nothing to index: " + missing[0])
+    if on_ray:
+        return index_on_ray(args, library_path, files, missing)
+
+    from lumina.library import index_files
+    from lumina.workspace import Workspace
+
+    # A rendering the library refuses fails before the model is loaded.
+    ws = Workspace.open_or_create(library_path, model=args.model, device=args.device,
+                                  batch_size=args.batch_size,
+                                  composition_rendering=args.composition_rendering)
+    lib = ws.library
+    bar = ProgressBar("index")
+
+    def report(event) -> None:
+        text = index_event_text(event, args.verbose)
+        if text is not None:
+            print_line(bar, text)
+
+    with lib, lib.writer() as writer:
+        for line in writer.repairs:
+            print(f"repaired: {line}", file=sys.stderr)
+        summary = index_files(writer, files, ws.fingerprinter, progress=bar, report=report)
+        total = len(lib)
+    return index_outcome(summary, missing, library_path.name, total)
+
+
+def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path],
+                  missing: list[str]) -> int:
+    """``lumina index … --ray [ADDRESS] [--ship-audio]``: the same output and exit status as
+    a local run, plus the cluster's progress and throughput."""
+    from lumina.indexing.cluster import StatusLine, index_on_ray
+
+    line = StatusLine()
+
+    def report(event) -> None:
+        text = index_event_text(event, args.verbose)
+        if text is not None:
+            line.line(text)
+
+    address = None if args.ray in (None, "", "local") else args.ray
+    try:
+        summary = index_on_ray(library_path, files, model=args.model, address=address,
+                               composition_rendering=args.composition_rendering,
+                               ship_audio=args.ship_audio, device=args.device,
+                               batch_size=args.batch_size, progress=line, report=report,
+                               say=line.line)
+    finally:
+        line.end()
+    code = index_outcome(summary, missing, library_path.name, summary.library_songs)
+    print(f"ray: {summary.workers} worker(s), {summary.songs_per_hour:.0f} songs/h, "
+          f"{summary.retries} retried, {summary.workers_lost} worker(s) lost", file=sys.stderr)
+    return code
+
+
+def cmd_library(args: argparse.Namespace) -> int:
+    from lumina.library import Library, verify
+
+    path = Path(args.library).expanduser()
+    if args.action == "verify":
+        report = verify(path)
+        for line in report.problems:
+            print(f"problem: {line}")
+        for line in report.notes:
+            print(f"note: {line}")
+        if report.ok:
+            print(f"ok: {path.name}: {report.songs} song(s), {report.removed} removed, "
+                  f"{report.chunk_rows} chunk row(s); manifest, catalog, counts, finiteness "
+                  "and checksums verified")
+            return 0
+        print(f"{path.name}: {len(report.problems)} problem(s) found")
+        return EXIT_ERROR
+    with Library.open(path) as lib:
+        if args.action == "info":
+            info = lib.info()
+            if args.json:
+                print(json.dumps(info, indent=2))
+                return 0
+            size = info["matrix_bytes"]
+            size_text = (f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB")
+            print(f"library     {path.name} ({info['path']})")
+            print(f"id          {info['library_id']}  (format {info['format_version']}, "
+                  f"created {info['created']} by lumina {info['software_version']})")
+            print(f"model       {info['model_name']}  sha256 {info['model_sha256']}")
+            print(f"projection  D={info['dim']}, seed {info['projection_seed']}, "
+                  f"{info['projection_blocks']} blocks; chunks of {info['chunk_seconds']:g} s "
+                  f"at {info['sample_rate']} Hz; channels {', '.join(info['channels'])}")
+            rendering = info.get("composition_rendering")
+            print("composition " + (f"on the {rendering} rendering (timbre-neutral)"
+                                    if rendering else "on the audio itself (the paper's mode)"))
+            print(f"songs       {info['songs']} live, {info['removed']} removed "
+                  f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
+                  "of matrices")
+            print(f"digest      {info['digest']}")
+            return 0
+        if args.action == "list":
+            songs = lib.songs(include_removed=args.removed)
+            if args.json:
+                print(json.dumps([s.__dict__ for s in songs], indent=2, default=list))
+                return 0
+            print(f"{'id':>6}  {'title':<32} {'artist':<24} {'isrc':<12} {'length':>7}  source")
+            for s in songs:
+                mark = "" if s.live else "  (removed)"
+                print(f"{s.id:>6}  {clip(s.title, 32):<32} {clip(s.artist, 24):<24} "
+                      f"{s.isrc:<12} {format_clock(s.duration):>7}  "
+                      f"{Path(s.source_path).name}{mark}")
+            print(f"{len(songs)} song(s)")
+            return 0
+        with lib.writer() as writer:
+            if args.action == "remove":
+                removed = writer.remove(args.ids)
+                print(f"removed {len(removed)} song(s) ({', '.join(map(str, removed))}); "
+                      f"{len(lib)} remain. Run 'lumina library compact {args.library}' to "
+                      "reclaim their space.")
+                return 0
+            stats = writer.compact()
+            print(f"compacted {path.name}: dropped {stats['removed_rows']} removed song row(s) "
+                  f"and {stats['removed_chunk_rows']} chunk row(s), reclaimed "
+                  f"{stats['bytes_reclaimed'] / 2**20:.2f} MiB; {len(lib)} song(s) remain")
+            return 0
