@@ -80,7 +80,7 @@ def _new_library(path: Path):
 def measure_local(files: list[Path], tmp: Path) -> float:
     import torch
 
-    from lumina.library import index_files
+    from lumina.indexing import index_files
 
     torch.set_num_threads(1)
     fp, lib = _new_library(tmp / "local")

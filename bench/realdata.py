@@ -311,7 +311,8 @@ def _render_catalog(args, chorales, programs, held_programs, soundfont, audio_di
 def run_mode(args, mode: str, model, mode_dir: Path, library_songs, heldout_songs) -> dict:
     """Rows 3–5 (and the row-6 baseline) on the library of one composition rendering."""
     from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.library import Library, index_files
+    from lumina.indexing import index_files
+    from lumina.library import Library
     from lumina.models import DEFAULT_MODEL
     from lumina.validation import CACHE_VERSION, Study, ValidationConfig, _FeatureCache, _rank_desc
     from lumina.workspace import fingerprinter_for, identity_of_fingerprinter

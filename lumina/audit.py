@@ -304,7 +304,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
 
     from lumina.analysis import analyze_fingerprint
     from lumina.audio import file_sha256
-    from lumina.library import collect_audio_files
+    from lumina.indexing import collect_audio_files
     from lumina.models import channel_notes
     from lumina.reports.report import write_signed_reports
     from lumina.reports.summary import write_summary

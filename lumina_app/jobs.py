@@ -175,7 +175,8 @@ def index_folder(library_path: Path, inputs: list[Path], progress: Progress,
                  cancel: threading.Event, cache: EngineCache,
                  device: str = "auto") -> IndexOutcome:
     """Index audio files and folders into a library; resumable like ``lumina index``."""
-    from lumina.library import Library, collect_audio_files, index_files
+    from lumina.indexing import collect_audio_files, index_files
+    from lumina.library import Library
 
     files, missing = collect_audio_files(inputs)
     outcome = IndexOutcome(messages=list(missing), failed=len(missing))

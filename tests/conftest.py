@@ -85,7 +85,8 @@ def model_dir(tiny_model, tmp_path_factory):
 def catalog(tmp_path_factory, fingerprinter, model_dir):
     """(library folder, song paths): five short songs indexed with the tiny model, one of
     them 16 s so a query of it has two chunks in its timeline."""
-    from lumina.library import Library, index_files
+    from lumina.indexing import index_files
+    from lumina.library import Library
     from lumina.workspace import identity_of_fingerprinter
 
     root = tmp_path_factory.mktemp("catalog")

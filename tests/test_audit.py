@@ -80,7 +80,8 @@ def shipped():
 def audit_library(tmp_path_factory, shipped):
     """12 demo-catalog songs (4 compositions x 3 timbres, 10 s) indexed with lumina-tiny."""
     from lumina.demo.catalog import build_catalog
-    from lumina.library import Library, index_files
+    from lumina.indexing import index_files
+    from lumina.library import Library
     from lumina.workspace import identity_of_fingerprinter
 
     root = tmp_path_factory.mktemp("audit-lib")

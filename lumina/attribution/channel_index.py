@@ -3,7 +3,9 @@ scoring a query against it (O(N·D) per query)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -28,6 +30,142 @@ from lumina.attribution.vectors import (
     unit_rows,
 )
 from lumina.errors import LuminaError
+
+#: Reads rows ``start … stop - 1`` of a channel's fingerprints as a (rows, D) array.
+BlockReader = Callable[[int, int], np.ndarray]
+
+
+class MatrixSink(Protocol):
+    """Where one prepared (N, D) matrix goes, block by block, in row order."""
+
+    def write(self, block: np.ndarray) -> None: ...
+
+    def finish(self) -> np.ndarray:
+        """Every block written: the whole matrix (an array, or a memory map of a file)."""
+        ...
+
+
+class MatrixStore(Protocol):
+    """Where :func:`build_channel_statistics` puts the ``unit`` and ``centred`` matrices:
+    arrays in memory (:func:`build_channel_index`) or ``.npy`` files (the library's cache)."""
+
+    def sink(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> MatrixSink: ...
+
+    def release(self, matrix: np.ndarray) -> None:
+        """The builder is done reading ``matrix`` (a file store unmaps it to bound memory)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelStatistics:
+    """What :func:`build_channel_statistics` computes besides the two matrices it stores."""
+
+    mean: np.ndarray
+    song_mu: np.ndarray
+    song_sigma: np.ndarray
+    cohort: np.ndarray
+    centred_regression: KernelRegression
+    top_k: int | None
+
+
+def not_finite_error() -> LuminaError:
+    return LuminaError("library fingerprints contain NaN or Inf")
+
+
+def build_channel_statistics(
+    read_block: BlockReader,
+    n: int,
+    d: int,
+    store: MatrixStore,
+    *,
+    dtype: np.dtype,
+    lam: float = DEFAULT_LAMBDA,
+    cohort_size: int = DEFAULT_COHORT_SIZE,
+    seed: int = 0,
+    top_k: int | None = None,
+    not_finite: Callable[[], Exception] = not_finite_error,
+    step: Callable[[], None] | None = None,
+) -> ChannelStatistics:
+    """Prepare one channel from its fingerprints, streamed block by block: the one builder
+    behind :func:`build_channel_index` (in memory) and the library's prepared cache (files).
+
+    The passes: unit rows (stored as ``"unit"``) and their float64 mean; centred rows
+    ``unit_rows(unit - mean)`` (stored as ``"centred"``); the kernel regression on
+    ``centred``; the song-side null statistics against the cohort. Blocks are always
+    :data:`BLOCK_ROWS` rows, so the float64 mean (a sum over blocks) is the same bits
+    wherever the rows come from. The raw (analytic) regression is left to the caller:
+    the library defers it to the first analytic query.
+
+    Parameters
+    ----------
+    read_block : callable(start, stop) -> (rows, D) array
+    n, d : rows and columns of the channel (n ≥ 1).
+    store : where the two (N, D) matrices go.
+    dtype : the stored matrices' dtype.
+    lam, cohort_size, seed : as in :func:`build_channel_index`.
+    top_k : an already resolved cohort size (see :func:`resolve_top_k`).
+    not_finite : makes the error raised when a row holds NaN or Inf.
+    step : called after each of the four passes (progress).
+    """
+    tick = step if step is not None else (lambda: None)
+    total = np.zeros(d, dtype=np.float64)
+    sink = store.sink("unit", (n, d), dtype)
+    for start in range(0, n, BLOCK_ROWS):
+        block = np.asarray(read_block(start, start + BLOCK_ROWS)).astype(np.float64)
+        if not np.all(np.isfinite(block)):
+            raise not_finite()
+        block = unit_block(block)
+        sink.write(block.astype(dtype))
+        # The mean of unit rows (in float64, before rounding to ``dtype``), not of raw
+        # fingerprints: gradient norms vary by orders of magnitude between songs, and the
+        # shared direction should not be the loudest song's.
+        total += block.sum(axis=0)
+    unit = sink.finish()
+    mean = total / n
+    tick()
+    sink = store.sink("centred", (n, d), dtype)
+    for start in range(0, n, BLOCK_ROWS):
+        block = np.asarray(unit[start : start + BLOCK_ROWS], dtype=np.float64) - mean
+        sink.write(unit_block(block).astype(dtype))
+    store.release(unit)  # before the next passes: bounded memory for file stores
+    del unit
+    centred = sink.finish()
+    tick()
+    centred_regression = KernelRegression(centred, lam)
+    tick()
+    cohort = cohort_indices(n, cohort_size, seed)
+    song_mu, song_sigma = song_null_stats(centred, cohort, top_k=top_k)
+    store.release(centred)
+    return ChannelStatistics(mean=mean, song_mu=song_mu, song_sigma=song_sigma, cohort=cohort,
+                             centred_regression=centred_regression, top_k=top_k)
+
+
+class _ArraySink:
+    def __init__(self, shape: tuple[int, int], dtype: np.dtype) -> None:
+        self.array = np.empty(shape, dtype=dtype)
+        self.rows = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self.array[self.rows : self.rows + block.shape[0]] = block
+        self.rows += block.shape[0]
+
+    def finish(self) -> np.ndarray:
+        return self.array
+
+
+class _ArrayStore:
+    """The in-memory :class:`MatrixStore`: keeps every matrix as an array."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def sink(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> MatrixSink:
+        sink = _ArraySink(shape, dtype)
+        self.arrays[name] = sink.array
+        return sink
+
+    def release(self, matrix: np.ndarray) -> None:
+        pass  # the ChannelIndex keeps both matrices
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,25 +272,12 @@ def build_channel_index(
     lam = check_lam(lam)
     top_k = resolve_top_k(top_k, min(x.shape[0], int(cohort_size)))
     n, d = x.shape
-    dtype = float_dtype(x.dtype)
-    unit = np.empty((n, d), dtype=dtype)
-    total = np.zeros(d, dtype=np.float64)
-    for start in range(0, n, BLOCK_ROWS):
-        block = x[start : start + BLOCK_ROWS].astype(np.float64)
-        if not np.all(np.isfinite(block)):
-            raise LuminaError("library fingerprints contain NaN or Inf")
-        block = unit_block(block)
-        unit[start : start + BLOCK_ROWS] = block
-        total += block.sum(axis=0)
-    # The mean of unit rows, not of raw fingerprints: gradient norms vary by orders of
-    # magnitude between songs, and the shared direction should not be the loudest song's.
-    mean = total / n
-    centred = np.empty((n, d), dtype=dtype)
-    for start in range(0, n, BLOCK_ROWS):
-        block = unit[start : start + BLOCK_ROWS].astype(np.float64) - mean
-        centred[start : start + BLOCK_ROWS] = unit_block(block)
-    cohort = cohort_indices(n, cohort_size, seed)
-    song_mu, song_sigma = song_null_stats(centred, cohort, top_k=top_k)
+    store = _ArrayStore()
+    stats = build_channel_statistics(lambda start, stop: x[start:stop], n, d, store,
+                                     dtype=float_dtype(x.dtype), lam=lam,
+                                     cohort_size=cohort_size, seed=seed, top_k=top_k)
+    unit, centred = store.arrays["unit"], store.arrays["centred"]
+    mean, song_mu, song_sigma, cohort = stats.mean, stats.song_mu, stats.song_sigma, stats.cohort
     for a in (unit, mean, centred, song_mu, song_sigma, cohort):
         readonly(a)
     return ChannelIndex(
@@ -163,7 +288,7 @@ def build_channel_index(
         song_sigma=song_sigma,
         cohort=cohort,
         raw_regression=KernelRegression(unit, lam),
-        centred_regression=KernelRegression(centred, lam),
+        centred_regression=stats.centred_regression,
         lam=lam,
         top_k=top_k,
         seed=int(seed),

@@ -14,7 +14,7 @@ from lumina.cli.output import ProgressBar, clip, print_line
 from lumina.progress import format_clock
 
 if TYPE_CHECKING:
-    from lumina.library import IndexEvent, IndexSummary
+    from lumina.indexing.local import IndexEvent, IndexSummary
 
 
 def index_event_text(event: IndexEvent, verbose: bool) -> str | None:
@@ -46,7 +46,8 @@ def index_outcome(summary: IndexSummary, missing: list[str], library_name: str,
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from lumina.library import LibraryError, collect_audio_files
+    from lumina.indexing import collect_audio_files
+    from lumina.library import LibraryError
 
     on_ray = getattr(args, "ray", None) is not None
     if on_ray:
@@ -62,7 +63,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if on_ray:
         return index_on_ray(args, library_path, files, missing)
 
-    from lumina.library import index_files
+    from lumina.indexing import index_files
     from lumina.workspace import Workspace
 
     # A rendering the library refuses fails before the model is loaded.

@@ -85,7 +85,8 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     """
     from lumina.demo.catalog import build_catalog
     from lumina.fingerprint.fingerprinter import Cancelled
-    from lumina.library import composition_rendering_for, index_files
+    from lumina.indexing import index_files
+    from lumina.library import composition_rendering_for
     from lumina.models import DEFAULT_MODEL, load_model
     from lumina.workspace import Workspace
 

@@ -78,7 +78,7 @@ def device_label(device: torch.device) -> str:
     return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
 
 
-def _is_cancelled(cancel: CancelFlag) -> bool:
+def is_cancelled(cancel: CancelFlag) -> bool:
     if cancel is None:
         return False
     if isinstance(cancel, threading.Event):
@@ -292,7 +292,7 @@ class Fingerprinter:
         losses: list[np.ndarray] = []
         done = 0
         for batch in self._batches(chunks):
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 raise Cancelled("cancelled")
             codes = torch.stack([c for _, c, _ in batch])
             rendered = (None if self.rendering is None

@@ -225,7 +225,7 @@ def test_importing_lumina_does_not_import_ray():
 
 def test_a_batch_commit_writes_what_song_by_song_commits_write(tmp_path, fingerprinter, songs):
     """The driver commits songs that are ready together in one transaction: same library."""
-    from lumina.library import IndexRun, _Prepared, fingerprint_for_index
+    from lumina.indexing import IndexRun, PreparedFile, fingerprint_for_index
     from lumina.workspace import identity_of_fingerprinter
 
     prepared = [fingerprint_for_index(fingerprinter, p) for p in sorted(songs.iterdir())[:3]]
@@ -233,7 +233,7 @@ def test_a_batch_commit_writes_what_song_by_song_commits_write(tmp_path, fingerp
         lib = Library.create(tmp_path / name, identity_of_fingerprinter(fingerprinter))
         with lib, lib.writer() as w:
             run = IndexRun(w)
-            items = [(_Prepared(path=i.path, sha256=i.sha256, meta=i.meta), fp)
+            items = [(PreparedFile(path=i.path, sha256=i.sha256, meta=i.meta), fp)
                      for i, fp in prepared]
             ids = run.add_many(items) if batched else [run.add(i, fp) for i, fp in items]
             assert ids == [1, 2, 3]

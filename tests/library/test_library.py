@@ -19,6 +19,7 @@ import soundfile as sf
 
 from lumina.attribution import AttributionParams, attribute, build_channel_index
 from lumina.cli import main
+from lumina.indexing import collect_audio_files, index_files
 from lumina.library import (
     CATALOG_NAME,
     Library,
@@ -26,8 +27,6 @@ from lumina.library import (
     LibraryLockedError,
     LibraryWriter,
     SongMeta,
-    collect_audio_files,
-    index_files,
     read_song_meta,
     verify,
 )
@@ -325,10 +324,10 @@ def test_interrupted_compaction_leaves_the_old_generation(tmp_path, monkeypatch)
     lib, _ = _vector_library(tmp_path / "lib", n=6)
     with lib.writer() as w:
         w.remove([2])
-    import lumina.library as library_module
+    import lumina.library.writer as library_module
 
     calls = []
-    original = library_module._set_meta
+    original = library_module.set_meta
 
     def crash(conn, **values):
         if "generation" in values:
@@ -336,7 +335,7 @@ def test_interrupted_compaction_leaves_the_old_generation(tmp_path, monkeypatch)
             raise KeyboardInterrupt
         return original(conn, **values)
 
-    monkeypatch.setattr(library_module, "_set_meta", crash)
+    monkeypatch.setattr(library_module, "set_meta", crash)
     with lib.writer() as w, pytest.raises(KeyboardInterrupt):
         w.compact()
     monkeypatch.undo()
