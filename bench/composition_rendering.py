@@ -150,7 +150,7 @@ def _heldout_loo(study) -> dict:
     row 4 in all 6 timbres (48 songs), the index rebuilt on the other 47 per query."""
     from lumina.attribution import DEFAULT_NULL, build_channel_index, channel_scores
     from lumina.demo.catalog import heldout_compositions, make_timbres, render_song, song_seed
-    from lumina.validation import _rank_desc
+    from lumina.validation import rank_desc
 
     cfg = study.config
     pairs = [(c, t) for c in heldout_compositions(cfg.n_heldout, cfg.catalog_seed)
@@ -162,7 +162,7 @@ def _heldout_loo(study) -> dict:
                                song_seed(cfg.catalog_seed, comp.id, timbre.id))
         items.append((f"c{comp.id}-t{timbre.id}-{cfg.seconds:g}s-seed{cfg.catalog_seed}",
                       make))
-    feats = study._features("heldout-loo", items)
+    feats = study.features("heldout-loo", items)
     p = study.prepare_params
     n = len(pairs)
     hits = {ch: {"composition": [], "timbre": []} for ch in study.model.channels}
@@ -173,7 +173,7 @@ def _heldout_loo(study) -> dict:
             index = build_channel_index(mat, lam=p["lambda"], cohort_size=p["cohort_size"],
                                         seed=p["cohort_seed"], top_k=p["top_k"])
             z = channel_scores(feats[q][f"fp_{ch}"], index, null=DEFAULT_NULL)[1]
-            comp, timbre = pairs[int(keep[int(_rank_desc(z)[0])])]
+            comp, timbre = pairs[int(keep[int(rank_desc(z)[0])])]
             hits[ch]["composition"].append(comp.id == pairs[q][0].id)
             hits[ch]["timbre"].append(timbre.id == pairs[q][1].id)
     n_t = len(make_timbres(6))
@@ -190,7 +190,7 @@ def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = T
     from lumina.attribution import DEFAULT_NULL, build_channel_index
     from lumina.demo.catalog import make_timbres, render_song, song_seed
     from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.validation import CACHE_VERSION, _FeatureCache, _rank_desc
+    from lumina.validation import CACHE_VERSION, FeatureCache, rank_desc
 
     rendering = _mode_rendering(mode)
     fp = Fingerprinter(study.model, device="cpu", composition_rendering=rendering, dim=dim)
@@ -200,9 +200,9 @@ def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = T
                         "rendering_source": _source_digest() if rendering else None},
                        sort_keys=True, default=str)
     study.fingerprinter = fp
-    study.store = _FeatureCache(study.cache / "validation" / "composition-rendering"
-                                / f"v{CACHE_VERSION}",
-                                hashlib.sha256(ident.encode()).hexdigest()[:16])
+    study.store = FeatureCache(study.cache / "validation" / "composition-rendering"
+                               / f"v{CACHE_VERSION}",
+                               hashlib.sha256(ident.encode()).hexdigest()[:16])
     study.rows = []
     study.details = {}
     t0 = time.monotonic()
@@ -244,19 +244,19 @@ def run_mode(study, mode: str, *, true_sources: bool, say, heldout_loo: bool = T
             return render_song(comp, timbre, cfg.seconds, study.rate,
                                song_seed(cfg.catalog_seed, comp.id, timbre.id))
         items.append((f"hybrid-a{a}-b{b}-t{timbre.id}-{cfg.seconds:g}s", make))
-    feats = study._features("hybrids", items)
+    feats = study.features("hybrids", items)
     songs = study.catalog.songs
     follows = {"pitch": [], "rhythm": []}
     base = {"pitch": [], "rhythm": []}
-    from lumina.validation import _baseline_scores
+    from lumina.validation import baseline_scores
 
     for (a, b, _), values in zip(hybrids, feats, strict=True):
         z = study.z_scores(values, DEFAULT_NULL)["composition"]
-        top = songs[int(_rank_desc(z)[0])].composition_id
+        top = songs[int(rank_desc(z)[0])].composition_id
         follows["pitch"].append(top == a)
         follows["rhythm"].append(top == b)
-        chroma = _baseline_scores(values, study._library_matrix())["chroma"]
-        top = songs[int(_rank_desc(chroma)[0])].composition_id
+        chroma = baseline_scores(values, study.library_matrix())["chroma"]
+        top = songs[int(rank_desc(chroma)[0])].composition_id
         base["pitch"].append(top == a)
         base["rhythm"].append(top == b)
     study.details["pitch_vs_rhythm"] = {
@@ -277,7 +277,7 @@ def _gate_without_true_sources(study) -> None:
     """Row 4's false-positive rates only (no continuations)."""
     from lumina.attribution import NULLS, gate_z
 
-    unrelated = study._features("heldout", study.unrelated_items())
+    unrelated = study.features("heldout", study.unrelated_items())
     z95 = gate_z(0.95)
     fpr = {null: {} for null in NULLS}
     for null in NULLS:
@@ -495,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     study.song_paths = paths
     study.prepare_params = {"lambda": DEFAULT_LAMBDA, "cohort_size": DEFAULT_COHORT_SIZE,
                             "cohort_seed": 0, "top_k": DEFAULT_TOP_K}
-    study.library_features = [study._file_features("library", s.id, p, False)
+    study.library_features = [study.file_features("library", s.id, p, False)
                               for s, p in zip(study.catalog.songs, paths, strict=True)]
 
     results = {}

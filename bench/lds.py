@@ -103,7 +103,8 @@ def catalog_codes(model, folder: Path):
     import torch
 
     from lumina.demo.catalog import build_catalog
-    from lumina.demo.train import encode_song, render_catalog
+    from lumina.demo.train import render_catalog
+    from lumina.demo.train_decoder import encode_song
 
     catalog = build_catalog(8, 4, 24.0, 0)
     audio = render_catalog(catalog)
@@ -131,7 +132,8 @@ def _atomic_save(obj, path: Path) -> None:
 def train_one(model, codes, songs: np.ndarray, args, checkpoints=()):
     """A fresh decoder (init seed 0) trained on ``codes[songs]``; returns (state, log,
     {step: state} at ``checkpoints``)."""
-    from lumina.demo.train import TrainConfig, deterministic, new_decoder, train_decoder
+    from lumina.demo.train_decoder import new_decoder, train_decoder
+    from lumina.demo.training import TrainConfig, deterministic
     from lumina.models.musicgen import MusicGenModel
 
     cfg = TrainConfig(seed=0, threads=args.threads, lm_steps=args.steps, lm_batch=args.batch,
@@ -189,7 +191,8 @@ def build_queries(model, folder: Path, cat_codes, catalog):
 
     from lumina.demo.catalog import build_catalog
     from lumina.demo.generate import sample_codes
-    from lumina.demo.train import encode_song, render_catalog
+    from lumina.demo.train import render_catalog
+    from lumina.demo.train_decoder import encode_song
 
     path = folder / "queries.pt"
     if path.exists():
@@ -227,7 +230,8 @@ def query_losses(model, folder: Path, names: list[str], qcodes) -> np.ndarray:
     """(Q, len(names)) teacher-forced loss of every query under every saved decoder."""
     import torch
 
-    from lumina.demo.train import TrainConfig, new_decoder
+    from lumina.demo.train_decoder import new_decoder
+    from lumina.demo.training import TrainConfig
     from lumina.models.musicgen import MusicGenModel
 
     path = folder / "losses.npz"
@@ -252,7 +256,8 @@ def fingerprints(model, state, cat_codes, qcodes, dim: int = 512):
     """{channel: (library (32, D), queries (Q, D))} with ``state`` loaded into a decoder
     (None: the shipped lumina-tiny). Catalog songs: mean of the two 10 s chunks (what the
     library does with a 24 s song); queries: their 10 s of codes."""
-    from lumina.demo.train import TrainConfig, new_decoder
+    from lumina.demo.train_decoder import new_decoder
+    from lumina.demo.training import TrainConfig
     from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.models.musicgen import MusicGenModel
 
@@ -318,12 +323,14 @@ def gradient_scores(fps, lambdas=LAMBDAS) -> dict[str, dict[str, np.ndarray]]:
 
 def baseline_scores(cat_audio, q_audio, cat_codes, qcodes, catalog, queries
                     ) -> dict[str, np.ndarray]:
-    from lumina.validation import _baseline_scores, chroma_mean, mfcc_mean
+    # Aliased: this function, which adds bag-of-codes, is itself named baseline_scores.
+    from lumina.validation import baseline_scores as feature_cosines
+    from lumina.validation import chroma_mean, mfcc_mean
 
     rate = 32000
     lib = {"chroma": np.stack([chroma_mean(a, rate) for a in cat_audio]),
            "mfcc": np.stack([mfcc_mean(a, rate) for a in cat_audio])}
-    per_q = [_baseline_scores({"chroma": chroma_mean(a, rate), "mfcc": mfcc_mean(a, rate)}, lib)
+    per_q = [feature_cosines({"chroma": chroma_mean(a, rate), "mfcc": mfcc_mean(a, rate)}, lib)
              for a in q_audio]
     out = {f"{k} cosine": np.stack([p[k] for p in per_q]) for k in ("mfcc", "chroma",
                                                                      "combined")}

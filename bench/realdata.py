@@ -314,7 +314,7 @@ def run_mode(args, mode: str, model, mode_dir: Path, library_songs, heldout_song
     from lumina.indexing import index_files
     from lumina.library import Library
     from lumina.models import DEFAULT_MODEL
-    from lumina.validation import CACHE_VERSION, Study, ValidationConfig, _FeatureCache, _rank_desc
+    from lumina.validation import CACHE_VERSION, FeatureCache, Study, ValidationConfig, rank_desc
     from lumina.workspace import fingerprinter_for, identity_of_fingerprinter
 
     t0 = time.monotonic()
@@ -345,8 +345,8 @@ def run_mode(args, mode: str, model, mode_dir: Path, library_songs, heldout_song
     study.identity = identity_of_fingerprinter(fingerprinter)
     ident = json.dumps({k: study.identity[k] for k in sorted(study.identity)}, sort_keys=True,
                        default=str)
-    study.store = _FeatureCache(mode_dir / "validation" / f"v{CACHE_VERSION}",
-                                hashlib.sha256(ident.encode()).hexdigest()[:16])
+    study.store = FeatureCache(mode_dir / "validation" / f"v{CACHE_VERSION}",
+                               hashlib.sha256(ident.encode()).hexdigest()[:16])
     study.catalog = SimpleNamespace(songs=library_songs)
     study.attach_library(mode_dir / "library", paths, [s.id for s in library_songs])
     study.unrelated_items = lambda: [
@@ -373,7 +373,7 @@ def run_mode(args, mode: str, model, mode_dir: Path, library_songs, heldout_song
         for i, values in enumerate(feats):
             z = study.z_scores(values, DEFAULT_NULL)
             for ch in model.channels:
-                top = library_songs[int(_rank_desc(z[ch])[0])]
+                top = library_songs[int(rank_desc(z[ch])[0])]
                 hits[ch].append(top.composition_id == library_songs[i].composition_id)
         same[name] = {ch: float(np.mean(v)) for ch, v in hits.items()}
     study.details["robustness"]["top1_same_chorale"] = same
@@ -615,7 +615,7 @@ def _mode_result(result: dict, mode: str, channels: set[str] | None) -> dict:
 
 
 def to_markdown(result: dict) -> str:
-    from lumina.validation import _fmt, _fmt_chance, _verdict
+    from lumina.validation import format_chance, format_value, format_verdict
 
     p = result["protocol"]
     cat = p["catalog"]
@@ -661,8 +661,8 @@ def to_markdown(result: dict) -> str:
                 "|---|---|---|---:|---:|---|---|"]
         for r in shown:
             out.append(f"| {r['row']} | {r['measure']} | {r['channel']} | "
-                       f"{_fmt(r['value'], r['unit'])} | {_fmt_chance(r)} | {r['goal'] or ''} "
-                       f"| {_verdict(r)} |")
+                       f"{format_value(r['value'], r['unit'])} | {format_chance(r)} | "
+                       f"{r['goal'] or ''} | {format_verdict(r)} |")
         out += ["", f"The numbers support `{res['recommended_null']}`: "
                 f"{res['recommended_null_reason']}.", ""]
     return "\n".join(out)

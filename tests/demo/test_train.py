@@ -12,14 +12,10 @@ import pytest
 import torch
 
 from lumina.demo.catalog import build_catalog
-from lumina.demo.train import (
-    TrainConfig,
-    catalog_vs_shuffled_loss,
-    code_usage,
-    encode_song,
-    main,
-    train_tiny_model,
-)
+from lumina.demo.train import main, train_tiny_model
+from lumina.demo.train_codec import code_usage
+from lumina.demo.train_decoder import catalog_vs_shuffled_loss, encode_song
+from lumina.demo.training import TrainConfig
 from lumina.models import embedded_model_path, load_model
 
 MAX_FOLDER_BYTES = 20 * 1024 * 1024

@@ -18,13 +18,13 @@ from lumina.validation import (
     SCHEMA,
     TRANSFORMS,
     ValidationConfig,
-    _baseline_scores,
-    _pick_null,
-    _relative_variance,
     apply_transform,
+    baseline_scores,
     mfcc_mean,
     mp3_roundtrip,
+    pick_null,
     pitch_shift,
+    relative_variance,
     time_stretch,
     white_noise,
     write_markdown,
@@ -121,7 +121,7 @@ def test_baseline_scores_find_the_same_song():
     rng = np.random.default_rng(1)
     lib = {"chroma": rng.random((6, 12)), "mfcc": rng.standard_normal((6, 19))}
     query = {"chroma": lib["chroma"][2] + 0.01, "mfcc": lib["mfcc"][2] * 1.01}
-    scores = _baseline_scores(query, lib)
+    scores = baseline_scores(query, lib)
     assert set(scores) == {"chroma", "mfcc", "combined"}
     for s in scores.values():
         assert s.shape == (6,) and int(np.argmax(s)) == 2 and np.all(np.abs(s) <= 1 + 1e-9)
@@ -129,19 +129,19 @@ def test_baseline_scores_find_the_same_song():
 
 def test_relative_variance():
     a = np.array([1.0, 2.0, 3.0])
-    assert _relative_variance(a, a) == 0.0
-    assert math.isclose(_relative_variance(a, -a), 200.0)
-    assert _relative_variance(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_variance(a, a) == 0.0
+    assert math.isclose(relative_variance(a, -a), 200.0)
+    assert relative_variance(np.zeros(3), np.zeros(3)) == 0.0
 
 
 def test_pick_null():
     fpr = {"empirical": {"a": 0.04, "b": 0.05}, "analytic": {"a": 0.5, "b": 0.01}}
     tpr = {"empirical": {"a": 0.2, "b": 0.3}, "analytic": {"a": 0.9, "b": 0.9}}
-    assert _pick_null(fpr, tpr)[0] == "empirical"
+    assert pick_null(fpr, tpr)[0] == "empirical"
     fpr["analytic"]["a"] = 0.01
-    assert _pick_null(fpr, tpr)[0] == "analytic"  # both pass: more true sources get through
+    assert pick_null(fpr, tpr)[0] == "analytic"  # both pass: more true sources get through
     fpr = {"empirical": {"a": 0.3, "b": 0.2}, "analytic": {"a": 0.6, "b": 0.1}}
-    null, reason = _pick_null(fpr, tpr)
+    null, reason = pick_null(fpr, tpr)
     assert null == "empirical" and "no null meets" in reason
 
 
