@@ -21,10 +21,10 @@ import numpy as np
 from lumina import __version__
 from lumina.attribution import DEFAULT_TOP, Attribution, AttributionParams, confidence_from_z
 from lumina.library import Library
-from lumina.workspace import FingerprinterLike, Workspace
+from lumina.workspace import Workspace
 
 if TYPE_CHECKING:
-    from lumina.fingerprint.fingerprinter import Fingerprint
+    from lumina.fingerprint.fingerprinter import Fingerprint, Fingerprinter
 
 __all__ = [
     "DEFAULT_TOP",
@@ -229,7 +229,7 @@ class AnalysisResult:
         UTC time of the analysis.
     """
 
-    fingerprint: object
+    fingerprint: Fingerprint
     attribution: Attribution
     channels: dict[str, ChannelResult]
     timeline: dict[str, tuple[TimelineRow, ...]]
@@ -321,23 +321,23 @@ class AnalysisResult:
         fp = self.fingerprint
         chunks = [
             {"start": float(a), "end": float(b), "loss": float(lo)}
-            for (a, b), lo in zip(fp.chunk_times, fp.loss, strict=True)  # type: ignore[attr-defined]
+            for (a, b), lo in zip(fp.chunk_times, fp.loss, strict=True)
         ]
         return {
             "schema": SCHEMA,
             "software_version": self.software_version,
             "created": self.created,
             "track": {
-                "source": fp.source,  # type: ignore[attr-defined]
-                "audio_sha256": fp.audio_sha256,  # type: ignore[attr-defined]
-                "duration": float(fp.duration),  # type: ignore[attr-defined]
+                "source": fp.source,
+                "audio_sha256": fp.audio_sha256,
+                "duration": float(fp.duration),
                 "chunks": chunks,
                 "warnings": list(self.warnings),
-                **({"span": list(fp.span)}  # type: ignore[attr-defined]
+                **({"span": list(fp.span)}
                    if getattr(fp, "span", None) else {}),
             },
-            "model": {"name": fp.model_name,  # type: ignore[attr-defined]
-                      "weights_sha256": fp.model_sha256,  # type: ignore[attr-defined]
+            "model": {"name": fp.model_name,
+                      "weights_sha256": fp.model_sha256,
                       **({"channel_notes": dict(self.channel_notes)}
                          if self.channel_notes else {})},
             "parameters": dict(self.parameters),
@@ -459,7 +459,7 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
 
 
 def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[str],
-            fingerprinter: FingerprinterLike | None = None, *,
+            fingerprinter: Fingerprinter | None = None, *,
             params: AttributionParams | None = None,
             model: str | os.PathLike[str] | None = None,
             device: str | None = None, batch_size: int = 4,
