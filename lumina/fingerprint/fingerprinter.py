@@ -36,6 +36,14 @@ from lumina.audio import (
     probe,
 )
 from lumina.errors import Cancelled, LuminaError
+from lumina.fingerprint.precision import (
+    DEFAULT_PRECISION,
+    check_precision,
+    default_batch_size,
+    forward_context,
+    is_out_of_memory,
+    precision_context,
+)
 from lumina.fingerprint.projection import (
     DEFAULT_BLOCKS,
     DEFAULT_DIM,
@@ -119,6 +127,9 @@ class Fingerprint:
     #: ``name/version`` of the rendering the composition channel saw; None: the audio itself
     #: (the paper's mode).
     composition_rendering: str | None = None
+    #: ``float32`` (default), ``bfloat16`` or ``tf32``: how the decoder pass ran
+    #: (:mod:`lumina.fingerprint.precision`). Provenance, not identity.
+    precision: str = DEFAULT_PRECISION
 
     @property
     def n_chunks(self) -> int:
@@ -128,7 +139,9 @@ class Fingerprint:
         """What decides whether two fingerprints are comparable, plus provenance.
 
         ``composition_rendering`` (``name/version``) is present only when the composition
-        channel was computed on a rendering, so the paper's mode keeps its parameters.
+        channel was computed on a rendering, so the paper's mode keeps its parameters;
+        likewise ``precision`` only when it is not float32 (the library's identity check
+        ignores it: bf16 and TF32 fingerprints are comparable with float32 ones).
         """
         out: dict[str, object] = {
             "dim": self.dim,
@@ -142,6 +155,8 @@ class Fingerprint:
         }
         if self.composition_rendering is not None:
             out["composition_rendering"] = self.composition_rendering
+        if self.precision != DEFAULT_PRECISION:
+            out["precision"] = self.precision
         return out
 
     def to_json(self, include_chunks: bool = False) -> dict[str, object]:
@@ -170,7 +185,12 @@ class Fingerprinter:
     ----------
     model : the MusicGen model (moved to ``device``).
     device : ``cuda``, ``mps``, ``cpu`` or None for the best available.
-    batch_size : chunks per forward/backward pass.
+    batch_size : chunks per forward/backward pass; None: 4 on CPU and MPS, on CUDA as many
+        as fit a memory budget (:func:`lumina.fingerprint.precision.default_batch_size`). A
+        batch that runs out of device memory is split in halves and the batch size lowered.
+    precision : ``float32`` (default, bit-identical to earlier releases), ``bfloat16``
+        (autocast) or ``tf32`` (:mod:`lumina.fingerprint.precision`); recorded in the
+        fingerprints' parameters when not float32.
     dim : projection dimension D per channel.
     seed : projection seed.
     blocks : independent Kronecker blocks per layer (see
@@ -186,10 +206,12 @@ class Fingerprinter:
     """
 
     def __init__(self, model: MusicGenModel, device: str | torch.device | None = None,
-                 batch_size: int = 4, dim: int = DEFAULT_DIM, seed: int = DEFAULT_SEED,
-                 chunk_seconds: float = CHUNK_SECONDS, blocks: int = DEFAULT_BLOCKS,
-                 composition_rendering: str | Rendering | None = None) -> None:
-        if batch_size < 1:
+                 batch_size: int | None = None, dim: int = DEFAULT_DIM,
+                 seed: int = DEFAULT_SEED, chunk_seconds: float = CHUNK_SECONDS,
+                 blocks: int = DEFAULT_BLOCKS,
+                 composition_rendering: str | Rendering | None = None,
+                 precision: str = DEFAULT_PRECISION) -> None:
+        if batch_size is not None and batch_size < 1:
             raise LuminaError("batch size must be at least 1")
         try:
             self.rendering = (None if composition_rendering is None
@@ -200,7 +222,9 @@ class Fingerprinter:
             raise LuminaError(f"{model.name} has no {RENDERED_CHANNEL} channel to render")
         self.device = choose_device(str(device) if device is not None else None)
         self.model = model.to(self.device)
-        self.batch_size = batch_size
+        self.precision = check_precision(precision)
+        self.batch_size = (batch_size if batch_size is not None else
+                           default_batch_size(model, self.device, chunk_seconds, precision))
         self.dim = dim
         self.seed = seed
         self.chunk_seconds = chunk_seconds
@@ -236,30 +260,44 @@ class Fingerprinter:
         -------
         ``{channel: (B, D) float64}`` and the per-example loss of ``codes`` (B,).
         """
-        if self.rendering is None:
-            with self.projector as proj:
-                loss = self.model.per_example_loss(codes.to(self.device))
-                loss.sum().backward()
-                vectors = proj.collect()
-            return ({c: v.cpu().numpy() for c, v in vectors.items()},
-                    loss.detach().cpu().numpy())
-        if rendered_codes is None:
-            raise LuminaError(f"this fingerprinter renders the {RENDERED_CHANNEL} channel "
-                              f"({self.rendering.id}): pass the rendering's codes too")
-        found: dict[str, torch.Tensor] = {}
-        if self._audio_projector is not None:
-            with self._audio_projector as proj:
-                loss = self.model.per_example_loss(codes.to(self.device))
-                loss.sum().backward()
+        with precision_context(self.precision, self.device):
+            if self.rendering is None:
+                with self.projector as proj:
+                    loss = self._loss(codes)
+                    loss.sum().backward()
+                    return self._to_host(proj.collect(), loss)
+            if rendered_codes is None:
+                raise LuminaError(f"this fingerprinter renders the {RENDERED_CHANNEL} channel "
+                                  f"({self.rendering.id}): pass the rendering's codes too")
+            found: dict[str, torch.Tensor] = {}
+            if self._audio_projector is not None:
+                with self._audio_projector as proj:
+                    loss = self._loss(codes)
+                    loss.sum().backward()
+                    found.update(proj.collect())
+            else:
+                with torch.no_grad():
+                    loss = self._loss(codes)
+            with self._rendered_projector as proj:
+                self._loss(rendered_codes).sum().backward()
                 found.update(proj.collect())
-        else:
-            with torch.no_grad():
-                loss = self.model.per_example_loss(codes.to(self.device))
-        with self._rendered_projector as proj:
-            self.model.per_example_loss(rendered_codes.to(self.device)).sum().backward()
-            found.update(proj.collect())
-        return ({c: found[c].cpu().numpy() for c in self.model.channels},
-                loss.detach().cpu().numpy())
+            return self._to_host(found, loss)
+
+    def _loss(self, codes: torch.Tensor) -> torch.Tensor:
+        """The per-example loss, its forward in the fingerprinter's precision (the backward
+        runs outside the autocast)."""
+        with forward_context(self.precision, self.device):
+            return self.model.per_example_loss(codes.to(self.device))
+
+    def _to_host(self, vectors: dict[str, torch.Tensor], loss: torch.Tensor
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One device→host transfer per batch: every channel's (B, D) and the loss, packed."""
+        channels = self.model.channels
+        packed = torch.cat([vectors[c] for c in channels] + [loss.detach().double()[:, None]],
+                           dim=1).cpu().numpy()
+        dim = self.dim
+        return ({c: packed[:, i * dim:(i + 1) * dim] for i, c in enumerate(channels)},
+                packed[:, -1].astype(np.float32))
 
     def _encode(self, samples: np.ndarray) -> torch.Tensor:
         # Encoding one chunk at a time keeps codes independent of the batch size.
@@ -275,7 +313,7 @@ class Fingerprinter:
             codes = self._encode(chunk.samples)
             rendered = (None if self.rendering is None else
                         self._encode(render(chunk.samples, rate, self.rendering)))
-            if batch and (len(batch) == self.batch_size or
+            if batch and (len(batch) >= self.batch_size or
                           batch[0][0].samples.shape != chunk.samples.shape):
                 yield batch
                 batch = []
@@ -297,7 +335,7 @@ class Fingerprinter:
             codes = torch.stack([c for _, c, _ in batch])
             rendered = (None if self.rendering is None
                         else torch.stack([r for _, _, r in batch]))  # type: ignore[misc]
-            batch_vectors, batch_loss = self.fingerprint_codes(codes, rendered)
+            batch_vectors, batch_loss = self._fingerprint_batch(codes, rendered)
             for channel, v in batch_vectors.items():
                 vectors[channel].append(v)
             losses.append(batch_loss)
@@ -321,7 +359,27 @@ class Fingerprinter:
             model_name=self.model.name,
             model_sha256=self.model.weights_sha256,
             composition_rendering=self.composition_rendering,
+            precision=self.precision,
         )
+
+    def _fingerprint_batch(self, codes: torch.Tensor, rendered: torch.Tensor | None
+                           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """:meth:`fingerprint_codes`, split in halves (and the batch size lowered for the
+        rest of the run) when the device runs out of memory; examples never mix, so the
+        halves give each chunk its own fingerprint as the whole batch would."""
+        try:
+            return self.fingerprint_codes(codes, rendered)
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc) or codes.shape[0] == 1:
+                raise
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        half = codes.shape[0] // 2
+        self.batch_size = max(1, min(self.batch_size, half))
+        parts = [self._fingerprint_batch(codes[s], None if rendered is None else rendered[s])
+                 for s in (slice(0, half), slice(half, None))]
+        return ({c: np.concatenate([p[0][c] for p in parts]) for c in parts[0][0]},
+                np.concatenate([p[1] for p in parts]))
 
     # -- entry points ---------------------------------------------------------------------
     def fingerprint_audio(self, samples: np.ndarray, *, progress: ProgressCallback | None = None,

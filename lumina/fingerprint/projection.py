@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lumina.fingerprint.precision import float32_region
 from lumina.models.musicgen import MusicGenModel
 
 DEFAULT_DIM = 512
@@ -137,6 +138,10 @@ class GradientProjector:
                 for name, module in model.channel_modules(channel).items()
             }
         self._handles: list = []
+        #: The factors already on the model's device, made once per device (not per batch:
+        #: a copy from pageable host memory would wait for the device at every layer).
+        self._device_factors: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._factors_device: torch.device | None = None
         self._saved_requires_grad: dict[str, bool] = {}
         self._acts: dict[str, torch.Tensor] = {}
         self._sums: dict[str, torch.Tensor] = {}
@@ -145,6 +150,13 @@ class GradientProjector:
     def __enter__(self) -> GradientProjector:
         decoder = self.model.decoder
         device = self.model.device
+        if device != self._factors_device:
+            self._device_factors = {
+                (channel, name): (proj.a.to(device), proj.b.to(device))
+                for channel, layers in self.layers.items()
+                for name, (_, proj) in layers.items()}
+            self._factors_device = device
+        self._sums = {}  # nothing left over from a batch that failed (e.g. out of memory)
         for name, param in decoder.named_parameters():
             self._saved_requires_grad[name] = param.requires_grad
             param.requires_grad_(False)
@@ -155,7 +167,7 @@ class GradientProjector:
             for name, (module, proj) in layers.items():
                 if self.leaf == "inputs":
                     self._handles.append(module.register_forward_pre_hook(self._input_leaf))
-                a, b = proj.a.to(device), proj.b.to(device)
+                a, b = self._device_factors[(channel, name)]
                 self._handles.append(module.register_forward_hook(
                     self._forward_hook(channel, name, a, b, proj.blocks)))
         return self
@@ -182,15 +194,26 @@ class GradientProjector:
 
     def _forward_hook(self, channel: str, name: str, a: torch.Tensor, b: torch.Tensor,
                       blocks: int):
+        # Everything here stays on the device and is asynchronous: no .item(), .cpu() or
+        # .numpy() per layer; the host sees only collect()'s finished (B, D) results. Under a
+        # bfloat16 autocast the projection still runs in float32 (float32_region); in
+        # float32 the operations are exactly those of before the precision option.
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             if not output.requires_grad:
                 return
             x = inputs[0].detach()
-            ax = (x @ a.T).unflatten(-1, (blocks, -1))  # (B, T, r, k_in)
+            if x.dtype != a.dtype:
+                x = x.to(a.dtype)
+            with float32_region(x):
+                ax = (x @ a.T).unflatten(-1, (blocks, -1))  # (B, T, r, k_in)
 
             def on_grad(delta: torch.Tensor) -> None:
-                b_delta = (delta @ b.T).unflatten(-1, (blocks, -1))  # (B, T, r, k_out)
-                block = torch.einsum("btro,btri->broi", b_delta, ax).reshape(ax.shape[0], -1)
+                if delta.dtype != b.dtype:
+                    delta = delta.to(b.dtype)
+                with float32_region(delta):
+                    b_delta = (delta @ b.T).unflatten(-1, (blocks, -1))  # (B, T, r, k_out)
+                    block = torch.einsum("btro,btri->broi", b_delta, ax).reshape(
+                        ax.shape[0], -1)
                 block = block.double()
                 if channel in self._sums:
                     self._sums[channel] = self._sums[channel] + block
