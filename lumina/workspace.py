@@ -11,12 +11,15 @@ happens before any model is loaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from lumina.library import (
+    DEFAULT_COMPOSITION_RENDERING,
     MANIFEST_NAME,
+    PLAIN_RENDERING,
     Library,
     LibraryError,
     composition_rendering_for,
@@ -24,6 +27,7 @@ from lumina.library import (
 
 if TYPE_CHECKING:
     from lumina.fingerprint.fingerprinter import Fingerprinter
+    from lumina.indexing import IndexSummary
     from lumina.library import Manifest
 
 __all__ = [
@@ -258,3 +262,109 @@ def read_manifest_if_any(folder: Path) -> Manifest | None:
         return None
     with Library.open(folder) as lib:
         return lib.manifest
+
+# -- what the desktop app reaches the engine through ---------------------------------------
+# The app (``lumina_app``) imports the engine only through façade modules; these small
+# functions give it the rest (model loading, the device probe, the renderings, indexing)
+# without importing the modules behind them. Heavy imports (torch) stay inside the functions.
+
+__all__ += [
+    "DEFAULT_COMPOSITION_RENDERING",
+    "PLAIN_RENDERING",
+    "IndexEventLike",
+    "available_renderings",
+    "compute_device_label",
+    "default_model",
+    "find_audio_files",
+    "index_into",
+    "library_info",
+    "library_manifest",
+    "load_model",
+]
+
+
+class IndexEventLike(Protocol):
+    """What an indexing run reports per file (:class:`lumina.indexing.IndexEvent`)."""
+
+    kind: str
+    message: str
+
+
+def default_model() -> str:
+    """The embedded model's name (:data:`lumina.models.DEFAULT_MODEL`)."""
+    from lumina.models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def load_model(spec: str | os.PathLike[str]) -> ModelLike:
+    """Load a model by name or folder (:func:`lumina.models.load_model`).
+
+    Raises
+    ------
+    ModelError
+        The model cannot be loaded (one line).
+    """
+    from lumina.models import load_model as load
+
+    return load(spec)  # type: ignore[return-value]
+
+
+def compute_device_label(choice: str | None = None) -> str:
+    """The name of the compute device ``choice`` resolves to (None: automatic, CUDA when
+    present). Imports torch."""
+    from lumina.fingerprint.fingerprinter import choose_device, device_label
+
+    return device_label(choose_device(choice))
+
+
+def available_renderings() -> dict[str, str]:
+    """Each timbre-neutral composition rendering's name and one-line description."""
+    from lumina.fingerprint.rendering import RENDERINGS
+
+    return {name: rendering.description for name, rendering in RENDERINGS.items()}
+
+
+def library_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """The manifest of the library at ``path`` (opened, so checked).
+
+    Raises
+    ------
+    LibraryError
+        No library there, or an unreadable one.
+    """
+    with Library.open(Path(path).expanduser()) as lib:
+        return lib.manifest
+
+
+def library_info(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Manifest, counters and sizes of the library at ``path`` (``lumina library info``).
+
+    Raises
+    ------
+    LibraryError
+        No library there, or an unreadable one.
+    """
+    with Library.open(Path(path).expanduser()) as lib:
+        return lib.info()
+
+
+def find_audio_files(inputs: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
+    """The audio files under ``inputs`` (files and folders) and a one-line message per
+    input that is missing."""
+    from lumina.indexing import collect_audio_files
+
+    return collect_audio_files(inputs)
+
+
+def index_into(workspace: Workspace, files: Sequence[str | os.PathLike[str]], *,
+               progress: Callable[[int, int], None] | None = None,
+               report: Callable[[IndexEventLike], None] | None = None,
+               cancel: threading.Event | None = None) -> IndexSummary:
+    """Index ``files`` into the workspace's library with its fingerprinter; resumable like
+    ``lumina index`` (files already indexed are skipped)."""
+    from lumina.indexing import index_files
+
+    with workspace.library.writer() as writer:
+        return index_files(writer, files, workspace.fingerprinter, progress=progress,
+                           report=report, cancel=cancel)

@@ -4,6 +4,10 @@ Each job has the :data:`lumina_app.tasks.Work` shape ``(progress, cancel) -> res
 arguments are bound with :func:`functools.partial`; the numbers all come from :mod:`lumina`.
 Loaded models are kept in an :class:`EngineCache` so analysing a second track against the
 same library does not load the model again.
+
+The engine is reached only through its façade modules (:mod:`lumina.workspace`,
+:mod:`lumina.analysis`, :mod:`lumina.audit`, the report modules, :mod:`lumina.audio`,
+:mod:`lumina.paths`, :mod:`lumina.demo.run`), never through its internals.
 """
 
 from __future__ import annotations
@@ -12,10 +16,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lumina.errors import LuminaError
+
+if TYPE_CHECKING:
+    from lumina.analysis import AnalysisResult
+    from lumina.audio import WaveformLevels
+    from lumina.audit import AuditRow, AuditSummary
+    from lumina.reports.verify import ReportCheck
+    from lumina.workspace import FingerprinterLike, IndexEventLike, ModelLike
 
 __all__ = [
     "PLAYBACK_RATE",
@@ -27,9 +39,11 @@ __all__ = [
     "audit_output_folder",
     "audit_tracks",
     "create_library",
-    "index_folder",
-    "load_track",
     "device_arg",
+    "export_report",
+    "index_folder",
+    "library_summary",
+    "load_track",
     "open_library",
     "probe_device",
     "prepare_demo",
@@ -48,7 +62,7 @@ class TrackData:
 
     path: Path
     duration: float
-    levels: object  # lumina.audio.WaveformLevels
+    levels: WaveformLevels
     playback: np.ndarray  # what Player.prepare returned
     rate: int
     source_rate: int
@@ -93,11 +107,11 @@ class LibrarySummary:
         return f"{self.name} · {self.songs} songs · {self.model_name}"
 
 
-def _summary(path: Path, is_demo: bool = False) -> LibrarySummary:
-    from lumina.library import Library
+def library_summary(path: Path, is_demo: bool = False) -> LibrarySummary:
+    """Read a library folder's summary (opening, and so checking, the library)."""
+    from lumina.workspace import library_info
 
-    with Library.open(path) as lib:
-        info = lib.info()
+    info = library_info(path)
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
     return LibrarySummary(path=Path(path), name=str(info["name"]) if info.get("name") else
                           Path(path).name, songs=int(info["songs"]),
@@ -111,7 +125,7 @@ def open_library(path: Path, progress: Progress, cancel: threading.Event,
                  is_demo: bool = False) -> LibrarySummary:
     """Open (and so check) a library folder; a bad folder raises one-line LibraryError."""
     progress(0, 1)
-    summary = _summary(Path(path), is_demo)
+    summary = library_summary(Path(path), is_demo)
     progress(1, 1)
     return summary
 
@@ -123,22 +137,16 @@ def create_library(path: Path, progress: Progress, cancel: threading.Event,
     """Create an empty library for the embedded model (or ``model``) at ``path``, its
     composition channel on ``composition_rendering`` (a name, ``"plain"``, or None: the
     default)."""
-    from lumina.fingerprint.fingerprinter import Fingerprinter
-    from lumina.library import Library, composition_rendering_for
-    from lumina.models import DEFAULT_MODEL
-    from lumina.workspace import identity_of_fingerprinter
+    from lumina.workspace import Workspace, default_model
 
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise LuminaError(f"{path} is not empty: choose a new folder for the library")
-    spec = model or DEFAULT_MODEL
-    loaded = cache.model(spec)
-    fingerprinter = Fingerprinter(loaded, device=device_arg(device),
-                                  composition_rendering=composition_rendering_for(
-                                      None, composition_rendering))
-    Library.create(path, identity_of_fingerprinter(fingerprinter),
-                   model_spec=spec if spec == DEFAULT_MODEL else str(Path(spec).resolve())).close()
-    return _summary(path)
+    spec = model or default_model()
+    Workspace.open_or_create(path, model=spec, loaded_model=cache.model(spec),
+                             device=device_arg(device),
+                             composition_rendering=composition_rendering).close()
+    return library_summary(path)
 
 
 def prepare_demo(progress: Progress, cancel: threading.Event,
@@ -156,7 +164,7 @@ def prepare_demo(progress: Progress, cancel: threading.Event,
 
     demo = prepare_demo_library(progress=factory, say=say or (lambda _line: None),
                                 cancel=cancel)
-    return _summary(demo.path, is_demo=True)
+    return library_summary(demo.path, is_demo=True)
 
 
 @dataclass
@@ -175,32 +183,32 @@ def index_folder(library_path: Path, inputs: list[Path], progress: Progress,
                  cancel: threading.Event, cache: EngineCache,
                  device: str = "auto") -> IndexOutcome:
     """Index audio files and folders into a library; resumable like ``lumina index``."""
-    from lumina.indexing import collect_audio_files, index_files
-    from lumina.library import Library
+    from lumina.workspace import Workspace, find_audio_files, index_into
 
-    files, missing = collect_audio_files(inputs)
+    files, missing = find_audio_files(inputs)
     outcome = IndexOutcome(messages=list(missing), failed=len(missing))
     if not files:
         raise LuminaError("no audio files found in " + ", ".join(str(p) for p in inputs))
     fingerprinter = cache.fingerprinter(library_path, device)
 
-    def report(event) -> None:
+    def report(event: IndexEventLike) -> None:
         if event.kind in ("failed", "warning"):
             outcome.messages.append(event.message)
 
-    with Library.open(library_path) as lib, lib.writer() as writer:
-        summary = index_files(writer, files, fingerprinter, progress=progress, report=report,
-                              cancel=cancel)
+    with Workspace.open(library_path, fingerprinter=fingerprinter,
+                        require_songs=False) as workspace:
+        summary = index_into(workspace, files, progress=progress, report=report,
+                             cancel=cancel)
     outcome.indexed, outcome.skipped = summary.indexed, summary.skipped
     outcome.failed += summary.failed
     outcome.cancelled = summary.cancelled
-    outcome.library = _summary(library_path)
+    outcome.library = library_summary(library_path)
     return outcome
 
 
 def analyze_track(track: Path, library_path: Path, progress: Progress,
                   cancel: threading.Event, cache: EngineCache, device: str = "auto",
-                  span: tuple[float, float] | None = None) -> object:
+                  span: tuple[float, float] | None = None) -> AnalysisResult:
     """Attribute a track (or the selected ``span`` of it) against a library.
 
     Returns a :class:`lumina.analysis.AnalysisResult`.
@@ -214,7 +222,7 @@ def analyze_track(track: Path, library_path: Path, progress: Progress,
 
 def audit_output_folder(inputs: list[Path]) -> Path:
     """Where the app writes an audit: ``<user data>/audits/<first input's name>``."""
-    from lumina.reports.signing import key_folder as user_data_folder
+    from lumina.paths import user_data_folder
 
     first = Path(inputs[0])
     name = first.name if first.is_dir() else (first.parent.name or "tracks")
@@ -223,7 +231,7 @@ def audit_output_folder(inputs: list[Path]) -> Path:
 
 def audit_tracks(inputs: list[Path], library_path: Path, out: Path, progress: Progress,
                  cancel: threading.Event, cache: EngineCache, device: str = "auto",
-                 on_row: Callable[[object], None] | None = None) -> object:
+                 on_row: Callable[[AuditRow], None] | None = None) -> AuditSummary:
     """Run :func:`lumina.audit.run_audit` with the app's cached fingerprinter."""
     from lumina.audit import run_audit
 
@@ -234,14 +242,23 @@ def audit_tracks(inputs: list[Path], library_path: Path, out: Path, progress: Pr
 
 def probe_device(choice: str, progress: Progress, cancel: threading.Event) -> str:
     """The compute device's name for the status bar (imports torch: run it on a worker)."""
-    from lumina.fingerprint.fingerprinter import choose_device, device_label
+    from lumina.workspace import compute_device_label
 
-    return device_label(choose_device(device_arg(choice)))
+    return compute_device_label(device_arg(choice))
 
 
-def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> object:
+def export_report(result: AnalysisResult, json_path: Path, pdf_path: Path, progress: Progress,
+                  cancel: threading.Event) -> list[Path]:
+    """Write ``result`` as a signed JSON report and a signed PDF report; returns the paths."""
+    from lumina.reports.report import write_signed_reports
+
+    return write_signed_reports(result.to_json(), json_path=Path(json_path),
+                                pdf_path=Path(pdf_path))
+
+
+def verify_report_file(path: Path, progress: Progress, cancel: threading.Event) -> ReportCheck:
     """Verify a signed report; raises InvalidReport / UnreadableReport with the reason."""
-    from lumina.reports.report import verify_report
+    from lumina.reports.verify import verify_report
 
     return verify_report(Path(path))
 
@@ -259,30 +276,31 @@ class EngineCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[str, object] = {}
-        self._fingerprinters: dict[tuple[str, str, str], object] = {}
+        self._models: dict[str, ModelLike] = {}
+        self._fingerprinters: dict[tuple[str, str, str], FingerprinterLike] = {}
 
-    def model(self, spec: str) -> object:
-        from lumina.models import load_model
+    def model(self, spec: str) -> ModelLike:
+        """The model ``spec`` names, loaded once."""
+        from lumina.workspace import load_model
 
         with self._lock:
             if spec not in self._models:
                 self._models[spec] = load_model(spec)
             return self._models[spec]
 
-    def fingerprinter(self, library_path: Path, device: str = "auto") -> object:
+    def fingerprinter(self, library_path: Path, device: str = "auto") -> FingerprinterLike:
         """A fingerprinter the library accepts, built once per library state and device."""
-        from lumina.library import Library
-        from lumina.models import DEFAULT_MODEL
-        from lumina.workspace import fingerprinter_for
+        from lumina.workspace import Workspace, default_model, library_manifest
 
-        with Library.open(library_path) as lib:
-            spec = lib.manifest.model_spec or DEFAULT_MODEL
-            key = (str(Path(library_path).resolve()), lib.manifest.model_sha256, device)
-            with self._lock:
-                found = self._fingerprinters.get(key)
-            if found is not None:
-                return found
-            made = fingerprinter_for(lib, model=self.model(spec), device=device_arg(device))
+        manifest = library_manifest(library_path)
+        spec = manifest.model_spec or default_model()
+        key = (str(Path(library_path).resolve()), manifest.model_sha256, device)
+        with self._lock:
+            found = self._fingerprinters.get(key)
+        if found is not None:
+            return found
+        with Workspace.open(library_path, model=self.model(spec), device=device_arg(device),
+                            require_songs=False) as workspace:
+            made = workspace.fingerprinter
         with self._lock:
             return self._fingerprinters.setdefault(key, made)

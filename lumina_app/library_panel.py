@@ -34,11 +34,15 @@ def rendering_label(rendering: str | None) -> str:
 
 def rendering_choices() -> list[tuple[str, str]]:
     """``(label, value for jobs.create_library)`` per choice, the default first."""
-    from lumina.fingerprint.rendering import RENDERINGS
-    from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
+    from lumina.workspace import (
+        DEFAULT_COMPOSITION_RENDERING,
+        PLAIN_RENDERING,
+        available_renderings,
+    )
 
     options = [(PLAIN_RENDERING, "the audio itself (the LUMINA paper's mode)")] + [
-        (name, f"{name} rendering: {r.description}") for name, r in RENDERINGS.items()]
+        (name, f"{name} rendering: {description}")
+        for name, description in available_renderings().items()]
     options.sort(key=lambda item: item[0] != DEFAULT_COMPOSITION_RENDERING)
     return [(f"{text} (default)" if value == DEFAULT_COMPOSITION_RENDERING else text, value)
             for value, text in options]
@@ -89,9 +93,9 @@ class LibraryPanel(QWidget):
         self.new_button.setToolTip("Create an empty library for the embedded model")
         self.add_button.setToolTip("Fingerprint every audio file of a folder into this library")
         self.demo_button.setToolTip("The embedded demo catalog (built once in the cache)")
-        self.open_button.clicked.connect(self._ask_open)
-        self.new_button.clicked.connect(self._ask_new)
-        self.add_button.clicked.connect(self._ask_add)
+        self.open_button.clicked.connect(self.ask_open)
+        self.new_button.clicked.connect(self.ask_new)
+        self.add_button.clicked.connect(self.ask_add)
         self.demo_button.clicked.connect(self.demoRequested)
         buttons = QGridLayout()
         buttons.addWidget(self.open_button, 0, 0)
@@ -170,12 +174,12 @@ class LibraryPanel(QWidget):
         self.status.setText(message)
 
     # -- dialogs ---------------------------------------------------------------------------
-    def _ask_open(self) -> None:
+    def ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a LUMINA library")
         if folder:
             self.openRequested.emit(Path(folder))
 
-    def _ask_new(self) -> None:
+    def ask_new(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self, "Choose an empty folder for the new library")
         if not folder:
@@ -189,7 +193,7 @@ class LibraryPanel(QWidget):
         if ok:
             self.createRequested.emit(Path(folder), dict(choices)[label])
 
-    def _ask_add(self) -> None:
+    def ask_add(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio to the library")
         if folder:
             self.addFolderRequested.emit(Path(folder))

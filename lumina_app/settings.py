@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from lumina.reports.signing import key_folder as user_data_folder
+from lumina.paths import user_data_folder
 
 __all__ = ["DEVICES", "MAX_RECENT", "AppSettings"]
 

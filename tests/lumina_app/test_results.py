@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from lumina.analysis import analyze, analyze_fingerprint
-from lumina_app import results
+from lumina_app import channel_bars, results
 from lumina_app.results import (
     EMPTY_TEXT,
     SORT_ROLE,
@@ -185,7 +185,7 @@ def test_channel_bars_draw_two_bars_per_song(qtbot, result, own):
 
 
 def test_channel_bars_keep_the_first_songs(qtbot, result, monkeypatch):
-    monkeypatch.setattr(results, "MAX_BARS", 3)
+    monkeypatch.setattr(channel_bars, "MAX_BARS", 3)
     bars = ChannelBars()
     qtbot.addWidget(bars)
     bars.set_result(result)
