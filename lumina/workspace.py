@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lumina.fingerprint.fingerprinter import Fingerprinter
     from lumina.indexing import IndexSummary
     from lumina.library import Manifest
+    from lumina.models.musicgen import MusicGenModel
 
 __all__ = [
     "FingerprinterLike",
@@ -97,7 +98,8 @@ def model_spec_for_manifest(spec: str) -> str:
     return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
 
 
-def fingerprinter_for(library: Library, *, model: ModelLike | str | os.PathLike[str] | None = None,
+def fingerprinter_for(library: Library, *,
+                      model: MusicGenModel | str | os.PathLike[str] | None = None,
                       device: str | None = None, batch_size: int = 4) -> Fingerprinter:
     """A :class:`~lumina.fingerprint.fingerprinter.Fingerprinter` whose fingerprints this
     library accepts.
@@ -125,8 +127,8 @@ def fingerprinter_for(library: Library, *, model: ModelLike | str | os.PathLike[
             f"library {library.name} was built with another model: model_sha256 "
             f"{mf.model_sha256[:12]}… ({mf.model_name}) vs {sha[:12]}… "
             f"({loaded.name}); pass the library's model with --model")
-    return Fingerprinter(loaded, device=device, batch_size=batch_size,  # type: ignore[arg-type]
-                         dim=mf.dim, seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
+    return Fingerprinter(loaded, device=device, batch_size=batch_size, dim=mf.dim,
+                         seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
                          blocks=mf.projection_blocks,
                          composition_rendering=mf.composition_rendering)
 
@@ -155,19 +157,19 @@ class Workspace:
         The model as the manifest records it (a name or an absolute folder).
     """
 
-    def __init__(self, library: Library, fingerprinter: FingerprinterLike, *,
+    def __init__(self, library: Library, fingerprinter: Fingerprinter, *,
                  owns_library: bool = True, model_spec: str = "") -> None:
         library.manifest.check_compatible(identity_of_fingerprinter(fingerprinter),
                                           "this model", f"library {library.name}")
         self.library = library
-        self.fingerprinter: Fingerprinter = fingerprinter  # type: ignore[assignment]
+        self.fingerprinter = fingerprinter
         self.model_spec = model_spec or library.manifest.model_spec
         self._owns_library = owns_library
 
     @classmethod
     def open(cls, library: Library | str | os.PathLike[str], *,
-             fingerprinter: FingerprinterLike | None = None,
-             model: ModelLike | str | os.PathLike[str] | None = None,
+             fingerprinter: Fingerprinter | None = None,
+             model: MusicGenModel | str | os.PathLike[str] | None = None,
              device: str | None = None, batch_size: int = 4,
              require_songs: bool = True) -> Workspace:
         """Open a library to query it.
@@ -189,7 +191,7 @@ class Workspace:
             The model cannot be loaded.
         """
         owned = not isinstance(library, Library)
-        lib = Library.open(Path(library).expanduser()) if owned else library  # type: ignore[arg-type]
+        lib = library if isinstance(library, Library) else Library.open(Path(library).expanduser())
         try:
             if require_songs:
                 refuse_empty(lib)
@@ -205,7 +207,7 @@ class Workspace:
     @classmethod
     def open_or_create(cls, path: str | os.PathLike[str], *,
                        model: str | os.PathLike[str] | None = None,
-                       loaded_model: ModelLike | None = None,
+                       loaded_model: MusicGenModel | None = None,
                        device: str | None = None, batch_size: int = 4,
                        composition_rendering: str | None = None) -> Workspace:
         """Open the library at ``path`` to index into it, or create it for a model.
@@ -233,8 +235,8 @@ class Workspace:
         spec = model or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
         spec = str(spec)
         loaded = loaded_model if loaded_model is not None else load_model(spec)
-        fingerprinter = Fingerprinter(loaded, device=device,  # type: ignore[arg-type]
-                                      batch_size=batch_size, composition_rendering=rendering)
+        fingerprinter = Fingerprinter(loaded, device=device, batch_size=batch_size,
+                                      composition_rendering=rendering)
         recorded = model_spec_for_manifest(spec)
         lib = Library.open_or_create(folder, identity_of_fingerprinter(fingerprinter),
                                      model_spec=recorded)
@@ -262,6 +264,7 @@ def read_manifest_if_any(folder: Path) -> Manifest | None:
         return None
     with Library.open(folder) as lib:
         return lib.manifest
+
 
 # -- what the desktop app reaches the engine through ---------------------------------------
 # The app (``lumina_app``) imports the engine only through façade modules; these small
