@@ -23,10 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lumina.errors import Cancelled, LuminaError, one_line
 from lumina.readahead import ReadAhead
+
+if TYPE_CHECKING:
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
 __all__ = [
     "VERDICTS",
@@ -278,7 +281,7 @@ def _same_run(predicate: dict[str, Any], library_digest: str, model_sha: str,
 
 def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLike[str],
               out: str | os.PathLike[str], *, policy: AuditPolicy | None = None,
-              fingerprinter: object | None = None, model: str | None = None,
+              fingerprinter: Fingerprinter | None = None, model: str | None = None,
               device: str | None = None, write_pdf: bool = True,
               progress: Callable[[int, int], None] | None = None,
               on_row: Callable[[AuditRow], None] | None = None,
@@ -329,9 +332,9 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         lib, fingerprinter = ws.library, ws.fingerprinter
         prepared = lib.prepare()  # built once here, not inside the first track's analysis
         library_digest = prepared.digest
-        model_obj = fingerprinter.model  # type: ignore[attr-defined]
+        model_obj = fingerprinter.model
         notes = channel_notes(model_obj,
-                              fingerprinter.composition_rendering)  # type: ignore[attr-defined]
+                              fingerprinter.composition_rendering)
         library_ref = {"name": lib.name, "library_id": lib.manifest.library_id,
                        "digest": library_digest, "songs": len(lib)}
         model_ref = {"name": model_obj.name, "weights_sha256": model_obj.weights_sha256}
@@ -381,7 +384,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                     finish(row)
                     continue
                 try:
-                    fp = fingerprinter.fingerprint_loaded(item.audio,  # type: ignore[attr-defined]
+                    fp = fingerprinter.fingerprint_loaded(item.audio,
                                                           cancel=cancel)
                     result = analyze_fingerprint(fp, lib, channel_notes=notes)
                 except Cancelled:

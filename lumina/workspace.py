@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from lumina.fingerprint.identity import (
+    FingerprinterLike,
+    ModelLike,
+    identity_of_fingerprinter,
+    model_spec_for_manifest,
+)
 from lumina.library import (
     DEFAULT_COMPOSITION_RENDERING,
     MANIFEST_NAME,
@@ -43,64 +49,9 @@ __all__ = [
 ]
 
 
-class ModelLike(Protocol):
-    """What the workspace reads of a model (:class:`lumina.models.musicgen.MusicGenModel`)."""
-
-    name: str
-    weights_sha256: str
-    sample_rate: int
-
-    @property
-    def channels(self) -> Mapping[str, object]: ...
-
-
-class FingerprinterLike(Protocol):
-    """What a library needs to know of a fingerprinter to accept its fingerprints
-    (:class:`lumina.fingerprint.fingerprinter.Fingerprinter`)."""
-
-    model: ModelLike
-    seed: int
-    blocks: int
-    dim: int
-    chunk_seconds: float
-
-    @property
-    def composition_rendering(self) -> str | None: ...
-
-
-def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, object]:
-    """The manifest identity a fingerprinter produces.
-
-    Returns
-    -------
-    dict
-        ``model_name`` plus every field of :data:`lumina.library.IDENTITY_FIELDS`.
-    """
-    model = fingerprinter.model
-    return {
-        "model_name": model.name,
-        "model_sha256": model.weights_sha256,
-        "projection_seed": int(fingerprinter.seed),
-        "projection_blocks": int(fingerprinter.blocks),
-        "dim": int(fingerprinter.dim),
-        "chunk_seconds": float(fingerprinter.chunk_seconds),
-        "sample_rate": int(model.sample_rate),
-        "channels": list(model.channels),
-        "composition_rendering": fingerprinter.composition_rendering,
-    }
-
-
-def model_spec_for_manifest(spec: str) -> str:
-    """How a manifest records a model: the embedded model's name, or a folder as an absolute
-    path so later commands run from elsewhere find it."""
-    from lumina.models import DEFAULT_MODEL
-
-    return spec if spec == DEFAULT_MODEL else str(Path(spec).expanduser().resolve())
-
-
 def fingerprinter_for(library: Library, *,
                       model: MusicGenModel | str | os.PathLike[str] | None = None,
-                      device: str | None = None, batch_size: int = 4) -> Fingerprinter:
+                      device: str | None = None, batch_size: int | None = None) -> Fingerprinter:
     """A :class:`~lumina.fingerprint.fingerprinter.Fingerprinter` whose fingerprints this
     library accepts.
 
@@ -170,7 +121,7 @@ class Workspace:
     def open(cls, library: Library | str | os.PathLike[str], *,
              fingerprinter: Fingerprinter | None = None,
              model: MusicGenModel | str | os.PathLike[str] | None = None,
-             device: str | None = None, batch_size: int = 4,
+             device: str | None = None, batch_size: int | None = None,
              require_songs: bool = True) -> Workspace:
         """Open a library to query it.
 
@@ -208,7 +159,7 @@ class Workspace:
     def open_or_create(cls, path: str | os.PathLike[str], *,
                        model: str | os.PathLike[str] | None = None,
                        loaded_model: MusicGenModel | None = None,
-                       device: str | None = None, batch_size: int = 4,
+                       device: str | None = None, batch_size: int | None = None,
                        composition_rendering: str | None = None) -> Workspace:
         """Open the library at ``path`` to index into it, or create it for a model.
 
@@ -300,7 +251,7 @@ def default_model() -> str:
     return DEFAULT_MODEL
 
 
-def load_model(spec: str | os.PathLike[str]) -> ModelLike:
+def load_model(spec: str | os.PathLike[str]) -> MusicGenModel:
     """Load a model by name or folder (:func:`lumina.models.load_model`).
 
     Raises
@@ -310,7 +261,7 @@ def load_model(spec: str | os.PathLike[str]) -> ModelLike:
     """
     from lumina.models import load_model as load
 
-    return load(spec)  # type: ignore[return-value]
+    return load(spec)
 
 
 def compute_device_label(choice: str | None = None) -> str:

@@ -64,6 +64,28 @@ class KernelRegression:
         self._lam = lam
         self._inverse = inverse
 
+    @classmethod
+    def from_inverse(cls, k: np.ndarray, inverse: np.ndarray, lam: float) -> KernelRegression:
+        """A regression over ``k`` whose ``(KᵀK + λI)⁻¹`` was computed before (a library's
+        query cache): building it with the constructor would redo the O(N·D²) Gram pass.
+
+        Parameters
+        ----------
+        k : (N, D) array_like
+        inverse : (D, D) array_like, as :attr:`inverse` of a regression over ``k``.
+        lam : float
+        """
+        inv = np.array(inverse, dtype=np.float64)
+        if inv.ndim != 2 or inv.shape[0] != inv.shape[1] or inv.shape[0] != np.shape(k)[1]:
+            raise LuminaError(f"a cached inverse must be (D, D) for D={np.shape(k)[1]}, "
+                              f"got shape {inv.shape}")
+        inv.setflags(write=False)
+        reg = cls.__new__(cls)
+        reg._k = k
+        reg._lam = check_lam(lam)
+        reg._inverse = inv
+        return reg
+
     @property
     def k(self) -> np.ndarray:
         """(N, D) library matrix the weights are computed against."""

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(transformers or audiocraft format)")
     fp.add_argument("--json", metavar="OUT", help="write both fingerprints and metadata as JSON")
     fp.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    fp.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    fp.add_argument("--batch-size", type=int, default=None,
+                    help="chunks per forward pass (default: 4 on a CPU, what fits on a GPU)")
     fp.set_defaults(func=cmd_fingerprint)
 
     ix = sub.add_parser("index", help="create or extend a fingerprint library (resumable)")
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="lumina-tiny or a local MusicGen folder (default: the library's "
                          "model, or lumina-tiny for a new library)")
     ix.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    ix.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    ix.add_argument("--batch-size", type=int, default=None,
+                    help="chunks per forward pass (default: 4 on a CPU, what fits on a GPU)")
     ix.add_argument("--composition-rendering", default=None, metavar="NAME",
                     help="for a new library: compute the composition channel on a "
                          f"timbre-neutral rendering ({', '.join(RENDERINGS)}) or "
@@ -95,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--model", default=None,
                     help="the library's model (default: the one recorded in the library)")
     at.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    at.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    at.add_argument("--batch-size", type=int, default=None,
+                    help="chunks per forward pass (default: 4 on a CPU, what fits on a GPU)")
     at.set_defaults(func=cmd_attribute)
 
     va = sub.add_parser("validate", help="the validation study: reproducibility, causal link, "

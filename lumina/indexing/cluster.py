@@ -107,7 +107,7 @@ def connect_ray(ray, address: str | None) -> bool:
 def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
                  *, model: str | None = None, address: str | None = None,
                  composition_rendering: str | None = None, ship_audio: bool = False,
-                 device: str | None = None, batch_size: int = 4,
+                 device: str | None = None, batch_size: int | None = None,
                  workers: int | None = None, cpus_per_worker: int = 1,
                  max_attempts: int = MAX_ATTEMPTS,
                  progress: Callable[[ClusterStatus], None] | None = None,
@@ -159,9 +159,9 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         or the library refuses the workers' model.
     """
     ray = import_ray()
+    from lumina.fingerprint.identity import model_spec_for_manifest
     from lumina.library import MANIFEST_NAME, Library, composition_rendering_for
     from lumina.models import DEFAULT_MODEL
-    from lumina.workspace import model_spec_for_manifest
 
     files = [Path(p) for p in paths]
     lib_path = Path(library_path).expanduser()

@@ -23,7 +23,8 @@ from lumina.library import LibraryError, LibraryWriter, SongMeta, read_song_meta
 from lumina.readahead import ReadAhead
 
 if TYPE_CHECKING:
-    from lumina.workspace import FingerprinterLike
+    from lumina.fingerprint.fingerprinter import Fingerprint, Fingerprinter
+    from lumina.fingerprint.identity import FingerprinterLike
 
 __all__ = [
     "IndexEvent",
@@ -282,7 +283,7 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     IndexSummary
     """
     from lumina.fingerprint.fingerprinter import Cancelled, is_cancelled
-    from lumina.workspace import identity_of_fingerprinter
+    from lumina.fingerprint.identity import identity_of_fingerprinter
 
     lib = writer.library
     writer.manifest.check_compatible(identity_of_fingerprinter(fingerprinter), "this model",
@@ -336,7 +337,7 @@ def index_files(writer: LibraryWriter, paths: Sequence[str | os.PathLike[str]],
     return summary
 
 
-def fingerprint_prepared(fingerprinter: FingerprinterLike, item: PreparedFile, rate: int,
+def fingerprint_prepared(fingerprinter: Fingerprinter, item: PreparedFile, rate: int,
                           chunk_seconds: float,
                           cancel: threading.Event | Callable[[], bool] | None) -> object:
     """Fingerprint one prepared file (its decoded chunks, or streamed from the file)."""
@@ -345,7 +346,7 @@ def fingerprint_prepared(fingerprinter: FingerprinterLike, item: PreparedFile, r
     assert item.meta is not None
     stream = (item.chunks if item.chunks is not None else
               iter_chunks(item.path, rate, chunk_seconds, warnings_out=item.warnings))
-    fp = fingerprinter.fingerprint_chunks(  # type: ignore[attr-defined]
+    fp = fingerprinter.fingerprint_chunks(
         stream, total=item.expected, cancel=cancel)
     fp.audio_sha256 = item.sha256
     fp.source = item.path.name
@@ -354,12 +355,12 @@ def fingerprint_prepared(fingerprinter: FingerprinterLike, item: PreparedFile, r
     return fp
 
 
-def song_meta_of(item: PreparedFile, fp: object) -> SongMeta:
+def song_meta_of(item: PreparedFile, fp: Fingerprint) -> SongMeta:
     """The catalog row of a fingerprinted file."""
     assert item.meta is not None
     return SongMeta(title=item.meta.title, artist=item.meta.artist, isrc=item.meta.isrc,
                     source_path=item.meta.source_path, audio_sha256=item.sha256,
-                    duration=fp.duration, warnings=tuple(item.warnings))  # type: ignore[attr-defined]
+                    duration=fp.duration, warnings=tuple(item.warnings))
 
 
 def fingerprint_for_index(fingerprinter: FingerprinterLike, path: str | os.PathLike[str],

@@ -70,7 +70,7 @@ class ClusterDriver:
 
     def __init__(self, ray, lib_path: Path, lib, writer, files: list[Path], *, spec: str,
                  projection: dict | None, ship_audio: bool, device: str | None,
-                 batch_size: int, workers: int | None, cpus_per_worker: int,
+                 batch_size: int | None, workers: int | None, cpus_per_worker: int,
                  max_attempts: int, progress, report, say, cancel, window: int | None,
                  hash_on: str | None = None) -> None:
         from ray.exceptions import RayActorError

@@ -37,7 +37,7 @@ class IndexWorker:
     """
 
     def __init__(self, model_spec: str, projection: dict | None, device: str | None,
-                 batch_size: int, threads: int) -> None:
+                 batch_size: int | None, threads: int) -> None:
         self._error = ""
         self._fingerprinter = None
         self._lock = threading.Lock()
@@ -61,7 +61,7 @@ class IndexWorker:
 
     def ready(self) -> dict:
         """Who this worker is, and the identity of its fingerprints (or why it has none)."""
-        from lumina.workspace import identity_of_fingerprinter
+        from lumina.fingerprint.identity import identity_of_fingerprinter
 
         out = {"pid": os.getpid(), "host": socket.gethostname(), "device": self._device,
                "error": self._error, "identity": None}

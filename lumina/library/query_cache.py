@@ -106,25 +106,6 @@ def cache_key(library_id: str, rows_version: int, lam: float, cohort_size: int, 
     return f"v{rows_version}-" + hashlib.sha256(params.encode()).hexdigest()[:16]
 
 
-def _regression_from_inverse(k: np.ndarray, inverse: np.ndarray, lam: float) -> KernelRegression:
-    """A :class:`KernelRegression` over ``k`` with a cached ``(KᵀK + λI)⁻¹``.
-
-    Rebuilding it with the constructor would redo the O(N·D²) Gram pass on every open.
-    ``KernelRegression.from_inverse`` is used when attribution.py provides it; until then its
-    three slots are filled directly (same values the constructor would compute).
-    """
-    make = getattr(KernelRegression, "from_inverse", None)
-    if make is not None:
-        return make(k, inverse, lam)  # type: ignore[no-any-return]
-    inv = np.array(inverse, dtype=np.float64)
-    inv.setflags(write=False)
-    reg = KernelRegression.__new__(KernelRegression)
-    reg._k = k  # type: ignore[attr-defined]
-    reg._lam = float(lam)  # type: ignore[attr-defined]
-    reg._inverse = inv  # type: ignore[attr-defined]
-    return reg
-
-
 class _DeferredRegression(KernelRegression):
     """A :class:`KernelRegression` whose ``(KᵀK + λI)⁻¹`` is computed on first use.
 
@@ -299,10 +280,10 @@ def load_cache(folder: Path, manifest: Manifest) -> PreparedLibrary:
             song_sigma=load("song_sigma"),
             cohort=load("cohort").astype(np.intp),
             raw_regression=(
-                _regression_from_inverse(unit, load("raw_inverse"), lam)
+                KernelRegression.from_inverse(unit, load("raw_inverse"), lam)
                 if (folder / f"{channel}.raw_inverse.npy").is_file()
                 else _DeferredRegression(unit, lam, folder / f"{channel}.raw_inverse.npy")),
-            centred_regression=_regression_from_inverse(centred, load("centred_inverse"),
+            centred_regression=KernelRegression.from_inverse(centred, load("centred_inverse"),
                                                         lam),
             lam=lam,
             top_k=meta["top_k"],

@@ -18,7 +18,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from lumina.library.storage import (
 )
 
 __all__ = ["LibraryWriter", "OpenLibrary", "repair"]
+
+if TYPE_CHECKING:
+    from lumina.fingerprint.fingerprinter import Fingerprint
 
 
 class OpenLibrary(Protocol):
@@ -138,7 +141,7 @@ class LibraryWriter:
         cur = self._conn.execute("SELECT audio_sha256, id FROM songs WHERE live = 1")
         return dict(cur.fetchall())
 
-    def add_fingerprint(self, fp: object, meta: SongMeta) -> int:
+    def add_fingerprint(self, fp: Fingerprint, meta: SongMeta) -> int:
         """Append one song from its :class:`~lumina.fingerprint.Fingerprint`.
 
         Returns
@@ -148,7 +151,8 @@ class LibraryWriter:
         """
         return int(self.add_fingerprints([fp], [meta])[0])
 
-    def add_fingerprints(self, fps: Sequence[object], metas: Sequence[SongMeta]) -> np.ndarray:
+    def add_fingerprints(self, fps: Sequence[Fingerprint], metas: Sequence[SongMeta]
+                         ) -> np.ndarray:
         """Append several songs from their fingerprints in one transaction (in order).
 
         The rows and ids are those of :meth:`add_fingerprint` called on each in turn; one
@@ -164,19 +168,19 @@ class LibraryWriter:
         if not fps:
             return np.zeros(0, dtype=np.int64)
         for fp in fps:
-            params = dict(fp.parameters())  # type: ignore[attr-defined]
-            params["channels"] = list(fp.channels)  # type: ignore[attr-defined]
+            params = dict(fp.parameters())
+            params["channels"] = list(fp.channels)
             self.manifest.check_compatible(params, "this fingerprint",
                                            f"library {self.library.name}")
-        names = list(fps[0].channels)  # type: ignore[attr-defined]
-        times = np.concatenate([np.asarray(fp.chunk_times, dtype=np.float64).reshape(-1, 2)  # type: ignore[attr-defined]
+        names = list(fps[0].channels)
+        times = np.concatenate([np.asarray(fp.chunk_times, dtype=np.float64).reshape(-1, 2)
                                 for fp in fps])
-        loss = np.concatenate([np.asarray(fp.loss, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
+        loss = np.concatenate([np.asarray(fp.loss, dtype=np.float64).reshape(-1)
                                for fp in fps])
-        counts = [int(np.asarray(fp.chunk_times).reshape(-1, 2).shape[0]) for fp in fps]  # type: ignore[attr-defined]
-        track = {c: np.stack([np.asarray(fp.channels[c], dtype=np.float32) for fp in fps])  # type: ignore[attr-defined]
+        counts = [int(np.asarray(fp.chunk_times).reshape(-1, 2).shape[0]) for fp in fps]
+        track = {c: np.stack([np.asarray(fp.channels[c], dtype=np.float32) for fp in fps])
                  for c in names}
-        chunks = {c: np.concatenate([np.asarray(fp.chunk_vectors[c], dtype=np.float32)  # type: ignore[attr-defined]
+        chunks = {c: np.concatenate([np.asarray(fp.chunk_vectors[c], dtype=np.float32)
                                      for fp in fps]) for c in names}
         return self.append_vectors(track, list(metas), chunks=chunks, chunk_counts=counts,
                                    chunk_times=times, chunk_loss=loss)

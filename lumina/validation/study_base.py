@@ -70,8 +70,8 @@ class StudyBase:
     def init_engine(self, cache: Path) -> None:
         """The fingerprinter (CPU, library defaults) and the feature cache under ``cache``."""
         from lumina.fingerprint.fingerprinter import Fingerprinter
+        from lumina.fingerprint.identity import identity_of_fingerprinter
         from lumina.library import composition_rendering_for
-        from lumina.workspace import identity_of_fingerprinter
 
         self.rate = int(self.model.sample_rate)
         self.cache = Path(cache)
