@@ -23,6 +23,7 @@ import numpy as np
 from lumina import __version__
 from lumina.attribution import Attribution, ChannelIndex, KernelRegression
 from lumina.attribution.channel_index import MatrixSink, build_channel_statistics
+from lumina.attribution.params import AttributionParams
 from lumina.library.catalog import Snapshot, library_digest, utc_now
 from lumina.library.errors import LibraryError
 from lumina.library.manifest import DTYPE, Manifest, canonical_json
@@ -98,12 +99,14 @@ class LibraryAttribution:
     prepared: PreparedLibrary
 
 
-def cache_key(library_id: str, rows_version: int, lam: float, cohort_size: int, seed: int,
-               top_k: int | None) -> str:
-    params = canonical_json({"library_id": library_id, "lam": float(lam),
-                              "cohort_size": int(cohort_size), "seed": int(seed),
-                              "top_k": top_k, "cache_format": 1})
-    return f"v{rows_version}-" + hashlib.sha256(params.encode()).hexdigest()[:16]
+def cache_key(library_id: str, rows_version: int, params: AttributionParams,
+              top_k: int | None) -> str:
+    """The cache folder of a rows version prepared with ``params`` (its preparation fields;
+    ``top_k`` is ``params.snorm_top_k`` resolved for the live cohort)."""
+    text = canonical_json({"library_id": library_id, "lam": float(params.lam),
+                           "cohort_size": int(params.cohort_size),
+                           "seed": int(params.cohort_seed), "top_k": top_k, "cache_format": 1})
+    return f"v{rows_version}-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class _DeferredRegression(KernelRegression):
@@ -142,7 +145,7 @@ class _DeferredRegression(KernelRegression):
 
 
 def build_cache(library_path: Path, manifest: Manifest, root: Path, key: str, snap: Snapshot,
-                live: list[tuple], lam: float, cohort_size: int, seed: int, top_k: int | None,
+                live: list[tuple], params: AttributionParams, top_k: int | None,
                 progress: Callable[[int, int], None] | None) -> None:
     """Prepare the live rows (``live``: row, id, audio SHA-256 and checksums, in row order)
     into ``root/key`` and drop caches of older rows versions.
@@ -173,11 +176,12 @@ def build_cache(library_path: Path, manifest: Manifest, root: Path, key: str, sn
         for channel in channels:
             src = library_path / matrix_name(channel, "track", snap.generation)
             with open(src, "rb") as fh:
-                prepare_channel(fh, snap.track_rows, rows, d, tmp, channel, lam,
-                                cohort_size, seed, top_k, step)
+                prepare_channel(fh, snap.track_rows, rows, d, tmp, channel, params, top_k,
+                                step)
         meta = {"key": key, "rows_version": snap.rows_version, "n": int(n), "dim": d,
-                "channels": list(channels), "lam": float(lam), "cohort_size": int(cohort_size),
-                "seed": int(seed), "top_k": top_k, "digest": digest, "built": utc_now(),
+                "channels": list(channels), "lam": float(params.lam),
+                "cohort_size": int(params.cohort_size), "seed": int(params.cohort_seed),
+                "top_k": top_k, "digest": digest, "built": utc_now(),
                 "software_version": __version__}
         atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=2) + "\n")
         try:
@@ -224,8 +228,8 @@ class _NpySink:
 
 
 def prepare_channel(fh: BinaryIO, n_rows: int, rows: np.ndarray, d: int, out: Path,
-                    channel: str, lam: float, cohort_size: int, seed: int,
-                    top_k: int | None, step: Callable[[], None]) -> None:
+                    channel: str, params: AttributionParams, top_k: int | None,
+                    step: Callable[[], None]) -> None:
     """Stream one channel's stored rows ``rows`` (of a matrix file of ``n_rows`` rows,
     opened ``rb``) into ``out`` with the builder of :func:`build_channel_index`."""
 
@@ -237,8 +241,9 @@ def prepare_channel(fh: BinaryIO, n_rows: int, rows: np.ndarray, d: int, out: Pa
         return read_rows(fh, n_rows, d, rows[start:stop])
 
     stats = build_channel_statistics(
-        read_block, rows.size, d, _NpyFileStore(out, channel), dtype=DTYPE, lam=lam,
-        cohort_size=cohort_size, seed=seed, top_k=top_k, not_finite=not_finite, step=step)
+        read_block, rows.size, d, _NpyFileStore(out, channel), dtype=DTYPE, lam=params.lam,
+        cohort_size=params.cohort_size, seed=params.cohort_seed, top_k=top_k,
+        not_finite=not_finite, step=step)
     # The analytic null's regression (a Gram pass over ``unit``) is left to the first
     # analytic query (see _DeferredRegression): most libraries are only ever queried
     # with the default empirical null, and at 10⁶ songs the pass costs ~30 s per channel.

@@ -415,14 +415,13 @@ class Library:
             The library is empty, or a stored row is not finite.
         """
         params = params if params is not None else AttributionParams()
-        lam, cohort_size, seed = params.lam, params.cohort_size, params.cohort_seed
         for attempt in range(3):
             with read_transaction(self._conn):
                 snap = self.snapshot()
                 # "auto" depends on the cohort, i.e. on how many songs are live now.
-                top_k = resolve_top_k(params.snorm_top_k, min(snap.live_rows, int(cohort_size)))
-                key = cache_key(self.manifest.library_id, snap.rows_version, lam, cohort_size,
-                                 seed, top_k)
+                top_k = resolve_top_k(params.snorm_top_k,
+                                      min(snap.live_rows, int(params.cohort_size)))
+                key = cache_key(self.manifest.library_id, snap.rows_version, params, top_k)
                 if self._prepared is not None and self._prepared.key == key:
                     return self._prepared
                 if snap.live_rows == 0:
@@ -438,8 +437,7 @@ class Library:
                         "WHERE live = 1 ORDER BY row").fetchall()
             try:
                 if not (folder / "meta.json").is_file():
-                    self._build_cache(root, key, snap, live, lam, cohort_size, seed, top_k,
-                                      progress)
+                    self._build_cache(root, key, snap, live, params, top_k, progress)
                 self._prepared = load_cache(folder, self.manifest)
             except FileNotFoundError:
                 # A compaction replaced the matrix files or pruned this cache between our
@@ -450,12 +448,11 @@ class Library:
             return self._prepared
         raise AssertionError("unreachable")
 
-    def _build_cache(self, root: Path, key: str, snap: Snapshot, live: list[tuple], lam: float,
-                     cohort_size: int, seed: int, top_k: int | None,
+    def _build_cache(self, root: Path, key: str, snap: Snapshot, live: list[tuple],
+                     params: AttributionParams, top_k: int | None,
                      progress: Callable[[int, int], None] | None) -> None:
         # A method (not a bare call) so that tests can count the builds.
-        build_cache(self.path, self.manifest, root, key, snap, live, lam, cohort_size, seed,
-                    top_k, progress)
+        build_cache(self.path, self.manifest, root, key, snap, live, params, top_k, progress)
 
     def attribute(self, queries: Mapping[str, np.ndarray], *,
                   chunks: Mapping[str, np.ndarray] | None = None,
