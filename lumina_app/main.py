@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from lumina_app.tasks import shutdown
 from lumina_app.theme import app_icon, apply_dark_theme
 from lumina_app.window import MainWindow
 
@@ -36,7 +39,28 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(Exception):
             window.settings.last_folder = str(Path(argv[1]).parent)
         window.open_track(Path(argv[1]))
-    return app.exec()
+    # Quitting without closing the window (Ctrl+Q from a menu, app.quit, SIGTERM) takes the
+    # same path as a close: settings saved, tasks cancelled and waited for.
+    app.aboutToQuit.connect(window.close)
+    _quit_on_signals(app)
+    code = app.exec()
+    window.close()
+    shutdown()  # the one shutdown path; stragglers are waited for at exit
+    return code
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM / SIGINT quit through the event loop (Python handlers run only while Python
+    code runs, so a timer wakes the interpreter a few times a second)."""
+    def quit_soon(*_args: object) -> None:
+        QTimer.singleShot(0, app.quit)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(sig, quit_soon)
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,12 +5,23 @@ The pattern of napari's ``thread_worker`` and superqt: the work is a plain funct
 thread and turns its progress calls, its result, a cancellation and any error into signals
 that arrive on the UI thread. An error becomes one plain sentence — never a traceback in the
 user's face (the traceback still goes to the log for whoever debugs it).
+
+Shutdown has one path, :func:`shutdown`: every started Task is registered here until its
+thread has ended, so a window (or a test) that drops its last reference to a running Task
+never destroys a running ``QThread`` (Qt aborts the process when that happens). On close the
+app cancels every running Task and waits for each within a bounded time; a thread that cannot
+stop in time (an import of torch cannot be interrupted) stays registered, and an ``atexit``
+hook waits for it to end before the interpreter tears the objects down, so the process exits
+normally once the work has stopped.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -18,13 +29,78 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from lumina.errors import Cancelled, LuminaError
 from lumina.progress import ProgressClock, ProgressState
 
-__all__ = ["Task", "Work", "plain_error"]
+__all__ = ["Task", "Work", "live_tasks", "plain_error", "shutdown"]
 
 log = logging.getLogger("lumina_app")
 
 #: ``work(progress, cancel)``: call ``progress(done, total)`` as steps finish and stop soon
 #: after ``cancel`` is set (raising :class:`lumina.fingerprint.Cancelled` or returning).
 Work = Callable[[Callable[[int, int], None], threading.Event], object]
+
+
+#: Seconds :func:`shutdown` waits for each cancelled Task before leaving it to the exit hook.
+GRACE_SECONDS = 3.0
+#: Seconds the exit hook waits for threads still running before it ends the process anyway.
+LINGER_SECONDS = 300.0
+
+#: Every started Task whose thread has not ended yet (strong references: see the module doc).
+_LIVE: set[Task] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def live_tasks() -> list[Task]:
+    """The Tasks started and not yet ended (their threads may still be running)."""
+    with _LIVE_LOCK:
+        return [t for t in _LIVE if not t.is_finished()]
+
+
+def _prune() -> None:
+    with _LIVE_LOCK:
+        for task in [t for t in _LIVE if t.is_finished()]:
+            _LIVE.discard(task)
+
+
+def shutdown(grace: float | None = None) -> list[str]:
+    """Cancel every running Task and wait up to ``grace`` seconds (default
+    :data:`GRACE_SECONDS`) for each to end.
+
+    The one shutdown path of the app (the window's close and ``main`` both call it; tests
+    too). Returns the labels of the Tasks still running after their grace: they stay
+    registered, so their ``QThread`` is not destroyed, and the exit hook waits for them.
+    """
+    grace = GRACE_SECONDS if grace is None else grace
+    tasks = live_tasks()
+    for task in tasks:
+        task.cancel()
+    stuck: list[str] = []
+    for task in tasks:
+        if not task.wait(int(grace * 1000)):
+            stuck.append(task.label)
+    _prune()
+    if stuck:
+        log.warning("still finishing after cancel: %s (the app exits when they end)",
+                    ", ".join(stuck))
+    return stuck
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    """Before the interpreter destroys objects: let cancelled threads end (bounded)."""
+    tasks = live_tasks()
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    deadline = time.monotonic() + LINGER_SECONDS
+    for task in tasks:
+        left = max(0.0, deadline - time.monotonic())
+        if not task.wait(int(left * 1000)):
+            # A thread that ignores its cancel for minutes: end the process without
+            # destroying the QThread under it (that would abort with a core dump).
+            log.error("task %s did not stop; exiting anyway", task.label)
+            logging.shutdown()
+            os._exit(0)
+    _prune()
 
 
 def plain_error(exc: BaseException) -> str:
@@ -131,7 +207,18 @@ class Task(QObject):
         # which may itself be waiting for this thread to end (shutdown, tests).
         self._worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread = thread  # owned here: the thread lives as long as its Task
+        # … and the Task lives (registered) as long as its thread runs.
+        thread.finished.connect(self._thread_finished)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         thread.start()
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        # On the UI thread, queued after ``finished``: the thread is ending; wait for it.
+        if self._thread is not None and self._thread.wait(5_000):
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
 
     def cancel(self) -> None:
         """Ask the work to stop; ``cancelled`` follows once it has."""
@@ -139,6 +226,10 @@ class Task(QObject):
 
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.isRunning()
+
+    def is_finished(self) -> bool:
+        """Whether the thread ran and ended (False before :meth:`start`)."""
+        return self._thread is not None and self._thread.isFinished()
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the thread ends (for shutdown and tests)."""

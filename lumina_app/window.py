@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from lumina.progress import ProgressState, format_clock
 from lumina_app import jobs
+from lumina_app import tasks as task_registry
 from lumina_app.audit_panel import AuditPanel
 from lumina_app.library_actions import AuditRowRelay, LibraryActions
 from lumina_app.library_panel import LibraryPanel
@@ -239,8 +240,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         return task
 
     def _forget(self, task: Task) -> None:
-        # Let the thread end before the last reference (and so the QThread) goes away.
-        task.wait(5_000)
+        # The registry in lumina_app.tasks keeps the QThread alive until it has ended, so
+        # dropping the window's reference here never destroys a running thread.
         self.tasks.discard(task)
         self.update_enabled()
 
@@ -391,8 +392,10 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         n = {c: ch.n_qualifying for c, ch in result.channels.items()}
         detail = ", ".join(f"{CHANNEL_NAMES.get(c, c).lower()} {k}" for c, k in n.items())
         self.progress_label.setText(
-            f"Done: songs above the {result.parameters['gate']:.0%} gate — {detail} "
-            f"({result.null} null, {result.library.songs} songs).")
+            f"Done: songs named — {detail} ({result.library.songs} songs).")
+        self.progress_label.setToolTip(
+            "Songs are named by one rule over the whole library: "
+            f"{next(iter(result.channels.values())).gate_description}; {result.null} null.")
         self.analysisShown.emit(result)
 
     def _set_result(self, result) -> None:
@@ -447,14 +450,19 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
             self.play_button.setToolTip(self.player.unavailable_reason)
         self.export_action.setEnabled(self.result is not None)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def save_settings(self) -> None:
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
         self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """Save the settings, stop playback, then the one shutdown path: cancel every
+        running task and wait for each within a bounded time, the window already hidden."""
+        self.save_settings()
         for task in list(self.tasks):
             task.cancel()
-        for task in list(self.tasks):
-            task.wait(10_000)
         self.player.close()
+        self.hide()
+        task_registry.shutdown()
         super().closeEvent(event)
 
