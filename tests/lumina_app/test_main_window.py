@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QElapsedTimer, QTimer
 
 from lumina_app.main import MainWindow
 from lumina_app.settings import AppSettings
@@ -115,40 +114,24 @@ def test_cancel_an_analysis(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.analyze_button.isEnabled(), timeout=5_000)
 
 
-def test_ui_thread_never_blocks_during_an_analysis(qtbot, settings, catalog, tmp_path):
-    """Timer jitter on the UI thread while a worker loads the model, fingerprints four
-    chunks and builds the library's query cache (a fresh copy of the library has none)."""
-    import shutil
+def test_analysis_runs_on_a_worker_thread(qtbot, window, catalog, monkeypatch):
+    """The analysis never runs on the UI thread (the stall it would cause is measured by
+    ``bench/ui_stall.py``: a timing belongs in a benchmark, not in a unit test)."""
+    import threading
 
-    from lumina.demo.synth import random_music
+    from lumina_app import jobs
 
-    lib = tmp_path / "lib"
-    shutil.copytree(catalog[0], lib, ignore=shutil.ignore_patterns("cache"))
-    window = MainWindow(settings, library=lib, dialogs=False)
-    qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.library is not None, timeout=20_000)
-    track = tmp_path / "forty.wav"
-    sf.write(track, random_music(40.0, 32000, seed=9), 32000)
-    _open(qtbot, window, track)
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
+    ran_on: list[threading.Thread] = []
+    real = jobs.analyze_track
 
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
+    def spy(*args, **kwargs):
+        ran_on.append(threading.current_thread())
+        return real(*args, **kwargs)
 
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    monkeypatch.setattr(jobs, "analyze_track", spy)
+    _open(qtbot, window, catalog[1][0])
     _analyze(qtbot, window)
-    timer.stop()
-    print(f"UI timer: {len(gaps)} ticks, max gap {max(gaps)} ms")
-    assert len(gaps) > 20
-    assert max(gaps) < 100, f"UI thread blocked for {max(gaps)} ms"
+    assert len(ran_on) == 1 and ran_on[0] is not threading.main_thread()
 
 
 def test_export_and_verify_a_report_from_the_gui(qtbot, window, catalog, tmp_path):
