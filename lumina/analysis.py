@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lumina import __version__
-from lumina.attribution import DEFAULT_TOP, Attribution, AttributionParams, confidence_from_z
+from lumina.attribution import (
+    DEFAULT_TOP,
+    Attribution,
+    AttributionParams,
+    Gate,
+    confidence_from_z,
+)
 from lumina.library import Library
 from lumina.workspace import Workspace
 
@@ -88,15 +94,24 @@ class ChannelResult:
     n_library: int
     n_qualifying: int
     influences: tuple[RankedInfluence, ...]
+    #: The rule that named the qualifying songs, and its level (lumina.attribution.gate).
+    rule: str = "per-song"
+    level: float = 0.05
 
     @property
     def qualifying(self) -> tuple[RankedInfluence, ...]:
         return tuple(i for i in self.influences if i.qualifies)
 
+    @property
+    def gate_description(self) -> str:
+        """The rule in words, e.g. ``false-discovery rate ≤ 5 % (Benjamini–Hochberg)``."""
+        return Gate(self.rule, self.level).describe()
+
     def to_json(self) -> dict[str, object]:
         return {
-            "null": self.null, "gate": self.gate, "z_gate": self.z_gate,
-            "n_library": self.n_library, "n_qualifying": self.n_qualifying,
+            "null": self.null, "rule": self.rule, "level": self.level, "gate": self.gate,
+            "z_gate": self.z_gate, "n_library": self.n_library,
+            "n_qualifying": self.n_qualifying,
             "influences": [i.to_json() for i in self.influences],
         }
 
@@ -418,7 +433,8 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
                     confidence=inf.confidence, weight=inf.weight, share=inf.share,
                     qualifies=inf.qualifies))
             channels[name] = ChannelResult(
-                channel=name, null=ch.null, gate=ch.gate, z_gate=ch.z_gate,
+                channel=name, null=ch.null, gate=ch.gate, z_gate=ch.z_gate, rule=ch.rule,
+                level=ch.level,
                 n_library=ch.n_library, n_qualifying=ch.n_qualifying, influences=tuple(rows))
         times = np.asarray(fp.chunk_times, dtype=np.float64)
         timeline: dict[str, tuple[TimelineRow, ...]] = {}
@@ -437,7 +453,8 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             **fp.parameters(),
             "channels": list(fp.channels),
             "null": options_.null,
-            "gate": float(options_.gate),
+            "gate": options_.gate,
+            "level": float(options_.level),
             "lambda": float(prepared.lam),
             "cohort_size": int(prepared.cohort_size),
             "cohort_seed": int(prepared.seed),

@@ -16,7 +16,6 @@ were Gaussian. It is not (see :attr:`AuditPolicy.alpha`), hence the small defaul
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -25,6 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lumina.attribution.gate import Gate
+from lumina.attribution.params import AttributionParams
 from lumina.errors import Cancelled, LuminaError, one_line
 from lumina.readahead import ReadAhead
 
@@ -85,11 +86,20 @@ class AuditPolicy:
         if not (isinstance(self.flag_share, int | float) and 0.0 < self.flag_share <= 1.0):
             raise PolicyError(f"policy flag_share must be in (0, 1], got {self.flag_share!r}")
 
+    @property
+    def gate(self) -> Gate:
+        """The gate that decides which songs count: Šidák at α (``fwer``), or the paper's
+        per-song gate at 1 − α (``correction = "none"``) — the same implementation that
+        names songs in ``lumina attribute`` and the reports."""
+        return Gate("per-song" if self.correction == "none" else "fwer", float(self.alpha))
+
+    def attribution_params(self) -> AttributionParams:
+        """How the audit attributes each track: named songs are the ones that count."""
+        return AttributionParams(gate=self.gate.rule, level=self.gate.level)
+
     def verdict_gate(self, n_library: int) -> float:
         """The confidence a song needs to count, for a library of ``n_library`` songs."""
-        if self.correction == "none":
-            return 1.0 - self.alpha
-        return math.exp(math.log1p(-self.alpha) / max(1, int(n_library)))  # (1 − α)^(1/N)
+        return 1.0 - self.gate.tail_threshold(int(n_library))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,9 +168,15 @@ def track_verdict(report: dict[str, Any], policy: AuditPolicy
     verdict, reason = "clear", ""
     rank = {v: i for i, v in enumerate(VERDICTS)}
     for name, ch in report["channels"].items():
-        gate = policy.verdict_gate(int(ch["n_library"]))
+        n_library = int(ch["n_library"])
+        gate = policy.verdict_gate(n_library)
         influences = ch["influences"]
-        counting = [i for i in influences if i["qualifies"] and i["confidence"] >= gate]
+        if ch.get("rule") == policy.gate.rule and ch.get("level") == policy.gate.level:
+            counting = [i for i in influences if i["qualifies"]]  # named by the policy's gate
+        else:
+            # A report attributed under another gate (or before gates had rules): the
+            # policy's gate depends on N only, so it is applied to the listed confidences.
+            counting = [i for i in influences if i["confidence"] >= gate]
         pool = counting or influences
         if not pool:
             continue
@@ -386,7 +402,8 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                 try:
                     fp = fingerprinter.fingerprint_loaded(item.audio,
                                                           cancel=cancel)
-                    result = analyze_fingerprint(fp, lib, channel_notes=notes)
+                    result = analyze_fingerprint(fp, lib, params=policy.attribution_params(),
+                                                 channel_notes=notes)
                 except Cancelled:
                     cancelled = True
                     break

@@ -15,7 +15,6 @@ from lumina_app.result_base import (
     ResultView,
     channel_colour,
     elide,
-    percent,
     set_title_ticks,
     styled_plot,
 )
@@ -86,16 +85,16 @@ class ChannelBars(ResultView):
         qualifying = {name: result.channels[name].n_qualifying for name in channels}
         shown = f"the first {n} of {len(all_songs)}" if len(all_songs) > n else f"all {n}"
         note = ("" if any(qualifying.values()) else
-                " No song passes the gate in any channel, so there is no influence to share.")
+                " No song is named in any channel, so there is no influence to share.")
         self.caption.setText(
-            f"Share of influence among the songs that pass the {percent(self._gate(result))} "
-            f"gate, per channel ({shown} reported songs, most confident first).{note}")
+            f"Share of influence among the named songs ({self._gate(result)}), per channel "
+            f"({shown} reported songs, most confident first).{note}")
         self.stack.setCurrentWidget(self._page)
         self.highlight(self._highlighted)
 
     @staticmethod
-    def _gate(result: AnalysisResult) -> float:
-        return next(iter(result.channels.values())).gate
+    def _gate(result: AnalysisResult) -> str:
+        return next(iter(result.channels.values())).gate_description
 
     def highlight(self, song_id: int | None) -> None:
         """Mark one song's bars (None, or a song not drawn: no mark)."""

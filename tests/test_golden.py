@@ -91,7 +91,7 @@ def test_report_payload_matches_the_golden_file(catalog, fingerprinter):
     from lumina.reports.report import report_predicate
 
     lib_path, songs = catalog
-    result = analyze(songs[4], lib_path, fingerprinter, top=3, gate=0.9)
+    result = analyze(songs[4], lib_path, fingerprinter, top=3, gate="per-song", level=0.1)
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     payload = report_predicate(result.to_json(), key)
     payload = _scrub(payload, {str(lib_path): "<library>", str(songs[4].parent): "<music>"})

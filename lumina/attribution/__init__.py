@@ -48,10 +48,10 @@ from lumina.attribution.channel_index import (
     channel_scores,
     null_cohort_count,
 )
+from lumina.attribution.gate import DEFAULT_GATE_RULE, DEFAULT_LEVEL, GATE_RULES, Gate, gate_z
 from lumina.attribution.null import (
     cohort_indices,
     confidence_from_z,
-    gate_z,
     small_cohort_z,
     song_null_stats,
 )
@@ -77,6 +77,10 @@ __all__ = [
     "DEFAULT_TOP",
     "DEFAULT_TOP_K",
     "GATE",
+    "GATE_RULES",
+    "DEFAULT_GATE_RULE",
+    "DEFAULT_LEVEL",
+    "Gate",
     "TOP_K_FRACTION",
     "NULLS",
     "Attribution",

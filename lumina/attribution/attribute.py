@@ -14,7 +14,8 @@ from lumina.attribution.channel_index import (
     readonly,
     scores_and_z,
 )
-from lumina.attribution.null import confidence_from_z, gate_z
+from lumina.attribution.gate import Gate
+from lumina.attribution.null import confidence_from_z
 from lumina.attribution.params import (
     DEFAULT_NULL,
     GATE,
@@ -119,6 +120,9 @@ class ChannelAttribution:
     influences: tuple[Influence, ...]
     cohort_size: int
     top_k: int | None
+    #: The gate rule that named the qualifying songs and its level (see lumina.attribution.gate).
+    rule: str = "per-song"
+    level: float = 0.05
 
     @property
     def qualifying(self) -> tuple[Influence, ...]:
@@ -223,7 +227,7 @@ def attribute_channel(
     *,
     channel: str,
     null: str = DEFAULT_NULL,
-    gate: float = GATE,
+    gate: Gate | float = GATE,
     top: int | None = None,
 ) -> ChannelAttribution:
     """Attribute one query fingerprint against one library channel.
@@ -239,8 +243,9 @@ def attribute_channel(
     channel : str
         Name recorded in the result.
     null : {"empirical", "analytic"}
-    gate : float
-        Confidence a song needs to qualify (0.95).
+    gate : Gate or float
+        The rule that names songs (:class:`~lumina.attribution.gate.Gate`); a float is the
+        paper's per-song confidence gate (0.95).
     top : int, optional
         Report at most this many songs beyond the qualifying ones (None: all N).
 
@@ -250,11 +255,12 @@ def attribute_channel(
     """
     check_null(null)
     check_top(top)
-    z_gate = gate_z(gate)
+    rule = as_gate(gate)
     q = check_vector(query, index.d)
     qhat = prepared_query(q, index, null)
     scores, z = scores_and_z(qhat, index, null)
-    qualifies = z >= z_gate
+    decision = rule.apply(z)
+    qualifies, z_gate = decision.named, decision.z_threshold
     n_qualifying = int(np.count_nonzero(qualifies))
     keep = index.n if top is None else max(int(top), n_qualifying)
     rows = _ranked(z, keep)
@@ -293,14 +299,21 @@ def attribute_channel(
         null=null,
         d=index.d,
         lam=index.lam,
-        gate=float(gate),
+        gate=decision.confidence,
         z_gate=z_gate,
         n_library=index.n,
         n_qualifying=n_qualifying,
         influences=influences,
         cohort_size=int(index.cohort.size),
         top_k=index.top_k,
+        rule=rule.rule,
+        level=float(rule.level),
     )
+
+
+def as_gate(gate: Gate | float) -> Gate:
+    """A :class:`Gate`; a float is the paper's per-song confidence gate."""
+    return gate if isinstance(gate, Gate) else Gate.per_song(gate)
 
 
 def timeline(
@@ -308,7 +321,7 @@ def timeline(
     index: ChannelIndex,
     null: str = DEFAULT_NULL,
     *,
-    gate: float = GATE,
+    gate: Gate | float = GATE,
 ) -> list[TimelineEntry]:
     """Per chunk of the query, the library song with the highest z and its confidence.
 
@@ -334,7 +347,7 @@ def timeline_with_scores(
     index: ChannelIndex,
     null: str = DEFAULT_NULL,
     *,
-    gate: float = GATE,
+    gate: Gate | float = GATE,
     rows: np.ndarray | None = None,
 ) -> tuple[list[TimelineEntry], ChunkScores]:
     """The timeline of :func:`timeline` plus the per-chunk z of chosen library rows.
@@ -347,7 +360,9 @@ def timeline_with_scores(
     chunk_fps : (C, D) array_like
     index : ChannelIndex
     null : {"empirical", "analytic"}
-    gate : float
+    gate : Gate or float
+        Applied to each chunk's z over the whole library: the chunk's best song qualifies
+        when the rule names it.
     rows : (R,) int array_like, optional
         Library rows whose per-chunk z to keep (duplicates are dropped); none by default.
 
@@ -359,7 +374,7 @@ def timeline_with_scores(
         ``z`` of shape (C, R') with R' the distinct rows, ascending.
     """
     check_null(null)
-    z_gate = gate_z(gate)
+    rule = as_gate(gate)
     chunks = np.asarray(chunk_fps)
     if chunks.ndim != 2:
         raise LuminaError(f"chunk fingerprints must be a (C, D) matrix, got shape {chunks.shape}")
@@ -374,13 +389,14 @@ def timeline_with_scores(
         kept[c] = z[keep]
         best = int(np.argmax(z))
         zb = float(z[best])
+        named = rule.apply(z).named
         entries.append(
             TimelineEntry(
                 chunk=c,
                 index=best,
                 confidence=float(confidence_from_z(zb)),
                 z=zb,
-                qualifies=zb >= z_gate,
+                qualifies=bool(named[best]),
             )
         )
     return entries, ChunkScores(rows=readonly(keep), z=readonly(kept))
@@ -413,7 +429,7 @@ def attribute(
     Attribution
     """
     params = params if params is not None else AttributionParams(top=None)
-    null, gate, top = params.null, params.gate, params.top
+    null, gate, top = params.null, params.gating, params.top
     channels = {}
     for name, query in queries.items():
         if name not in indexes:

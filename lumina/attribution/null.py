@@ -4,13 +4,11 @@ statistics and the small-cohort correction (numpy and the standard library only)
 from __future__ import annotations
 
 import math
-from decimal import Decimal, getcontext, localcontext
-from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
 
-from lumina.attribution.params import DEFAULT_COHORT_SIZE, GATE
+from lumina.attribution.params import DEFAULT_COHORT_SIZE
 from lumina.attribution.vectors import noise_floor
 from lumina.errors import LuminaError
 
@@ -37,76 +35,6 @@ def confidence_from_z(z: float | np.ndarray) -> float | np.ndarray:
     arr = np.asarray(z, dtype=np.float64)
     out = 0.5 * np.asarray(_erfc_ufunc(-arr * _INV_SQRT2), dtype=np.float64)
     return float(out) if arr.ndim == 0 else out
-
-
-def _decimal_pi() -> Decimal:
-    # The series from the decimal module's documentation, at the context's precision.
-    with localcontext() as ctx:
-        ctx.prec += 2
-        three = Decimal(3)
-        lasts, t, s, n, na, d, da = Decimal(0), three, three, 1, 0, 0, 24
-        while s != lasts:
-            lasts = s
-            n, na = n + na, na + 8
-            d, da = d + da, da + 32
-            t = (t * n) / d
-            s += t
-    return +s
-
-
-def _decimal_erf(x: Decimal, sqrt_pi: Decimal) -> Decimal:
-    # erf(x) = 2/√π · e^{-x²} · Σ x (2x²)^n / (2n+1)!!: every term is positive for x ≥ 0,
-    # so the sum loses no digits to cancellation whatever x is.
-    two_x2 = 2 * x * x
-    term = x
-    total = x
-    n = 0
-    eps = Decimal(10) ** (-(getcontext().prec + 2))
-    while term > total * eps:
-        n += 1
-        term = term * two_x2 / (2 * n + 1)
-        total += term
-    return 2 / sqrt_pi * (-(x * x)).exp() * total
-
-
-@lru_cache(maxsize=64)
-def _normal_quantile(p: float) -> float:
-    """Φ⁻¹(p) correctly rounded to float64, by Newton's method in decimal arithmetic."""
-    if p == 0.5:
-        return 0.0
-    # Work in the smaller tail: for p ≥ 0.5, 1 - p is exact in binary (Sterbenz).
-    tail = min(p, 1.0 - p)
-    with localcontext() as ctx:
-        # The tail is 1 - erf(x): keep 40 digits after the cancellation.
-        ctx.prec = 40 + max(0, -math.floor(math.log10(tail)))
-        sqrt_pi = _decimal_pi().sqrt()
-        sqrt2 = Decimal(2).sqrt()
-        target = Decimal(tail)
-        t = Decimal(abs(NormalDist().inv_cdf(p)))  # ~1e-15 accurate: 3 steps reach 1e-40+
-        for _ in range(4):
-            upper = (1 - _decimal_erf(t / sqrt2, sqrt_pi)) / 2
-            density = (-(t * t) / 2).exp() / (sqrt2 * sqrt_pi)
-            t += (upper - target) / density
-        result = float(t)  # float(Decimal) rounds to nearest
-    return result if p > 0.5 else -result
-
-
-def gate_z(gate: float = GATE) -> float:
-    """The z threshold of a confidence gate: ``Φ⁻¹(gate)``, rounded to the nearest double.
-
-    ``gate_z(0.95) == 1.6448536269514722``. A song qualifies when ``z ≥ gate_z(gate)``.
-
-    The gate is applied on z, not on the float64 confidence, because ``Φ`` is flat at
-    double resolution: near 0.95 one step of the confidence is about five steps of z, so
-    ``Φ(z) ≥ 0.95`` in floating point already holds a few ulps below Φ⁻¹(0.95). Computing
-    Φ⁻¹ exactly (decimal arithmetic, once per gate value) makes the switch land precisely
-    on the quantile, and qualifying songs still have ``confidence_from_z(z) ≥ gate`` to
-    within one rounding of ``gate``.
-    """
-    g = float(gate)
-    if not (0.0 < g < 1.0):
-        raise LuminaError(f"confidence gate must be strictly between 0 and 1, got {gate}")
-    return _normal_quantile(g)
 
 
 # --------------------------------------------------------------------------- null statistics

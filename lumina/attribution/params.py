@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lumina.attribution.gate import DEFAULT_GATE_RULE, DEFAULT_LEVEL, Gate, check_gate
 from lumina.errors import LuminaError
 
+#: The paper's per-song confidence gate (``gate="per-song"`` at level 1 − GATE).
 GATE = 0.95
 DEFAULT_LAMBDA = 0.01
 DEFAULT_COHORT_SIZE = 2000
@@ -78,8 +80,11 @@ class AttributionParams:
     ----------
     null : {"empirical", "analytic"}
         The null model of the confidence.
-    gate : float
-        Confidence a song needs to qualify (0.95).
+    gate : {"fdr", "fwer", "per-song"}
+        The rule that names songs across the library (:mod:`lumina.attribution.gate`):
+        Benjamini–Hochberg (default), Šidák, or the paper's per-song gate.
+    level : float
+        q of ``fdr``, α of ``fwer``, 1 − confidence of ``per-song`` (0.05).
     top : int or None
         Songs *listed* per channel beyond the qualifying ones (None: every song). Not to be
         confused with :attr:`snorm_top_k`.
@@ -97,7 +102,8 @@ class AttributionParams:
     """
 
     null: str = DEFAULT_NULL
-    gate: float = GATE
+    gate: str = DEFAULT_GATE_RULE
+    level: float = DEFAULT_LEVEL
     top: int | None = DEFAULT_TOP
     lam: float = DEFAULT_LAMBDA
     cohort_size: int = DEFAULT_COHORT_SIZE
@@ -111,14 +117,17 @@ class AttributionParams:
             or self.top < 0
         ):
             raise LuminaError(f"--top must be a non-negative integer, got {self.top!r}")
-        if not 0.0 < float(self.gate) < 1.0:
-            raise LuminaError(
-                f"confidence gate must be strictly between 0 and 1, got {self.gate}")
+        check_gate(self.gate, self.level)
         check_lam(self.lam)
         if isinstance(self.cohort_size, bool) or int(self.cohort_size) < 1:
             raise LuminaError(f"cohort size must be at least 1, got {self.cohort_size!r}")
         if self.snorm_top_k not in (DEFAULT_TOP_K, None):
             resolve_top_k(self.snorm_top_k, 1)
+
+    @property
+    def gating(self) -> Gate:
+        """The gate as an object that names songs (:class:`~lumina.attribution.gate.Gate`)."""
+        return Gate(self.gate, float(self.level))
 
     def replace(self, **changes: object) -> AttributionParams:
         """A copy with some fields changed (unknown names are a one-line error)."""

@@ -38,7 +38,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from lumina.attribution import AttributionParams
     from lumina.workspace import Workspace
 
-    params = AttributionParams(null=args.null, top=args.top)
+    params = AttributionParams(null=args.null, top=args.top, gate=args.gate, level=args.level)
     # The workspace refuses an empty or mismatched library before the model loads.
     with Workspace.open(Path(args.library).expanduser(), model=args.model, device=args.device,
                         batch_size=args.batch_size) as ws:

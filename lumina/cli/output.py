@@ -70,8 +70,8 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
           f"{lib.digest[:12]} | null {result.null}", file=out)
     for name, ch in result.channels.items():
         print(file=out)
-        print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify "
-              f"(confidence >= {ch.gate:g}, z >= {ch.z_gate:.3f}); * = qualifies", file=out)
+        print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify — "
+              f"{ch.gate_description}: z >= {ch.z_gate:.3f} here; * = qualifies", file=out)
         if name in result.channel_notes:
             print(f"  note: {result.channel_notes[name]}", file=out)
         print(f"  {'#':>3}    {'id':>5}  {'title':<28} {'artist':<20} {'cosine':>7} {'z':>7} "

@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="songs listed per channel beyond the qualifying ones (default 20)")
     at.add_argument("--null", default="empirical", choices=["empirical", "analytic"],
                     help="null model of the confidence (default empirical)")
+    at.add_argument("--gate", default="fdr", choices=["fdr", "fwer", "per-song"],
+                    help="which songs are named: fdr = at most LEVEL of the named songs are "
+                         "expected to be wrong (Benjamini-Hochberg, default); fwer = an "
+                         "unrelated track names any song with chance at most LEVEL (Sidak, "
+                         "what lumina audit uses); per-song = each song's confidence >= "
+                         "1 - LEVEL (the paper's 95 %% gate)")
+    at.add_argument("--level", type=float, default=0.05,
+                    help="the gate's level: q, alpha or 1 - confidence (default 0.05)")
     at.add_argument("--json", metavar="OUT", help="write the signed report as JSON")
     at.add_argument("--pdf", metavar="OUT", help="write the signed report as PDF")
     at.add_argument("--model", default=None,

@@ -97,19 +97,30 @@ def _verdict_paragraph(audit: dict[str, Any], st: dict[str, ParagraphStyle]) -> 
         f"share ≥ {_pct(policy['flag_share'])}.", st["body"])
 
 
+def gate_words(section: dict[str, Any]) -> str:
+    """The gate rule of a report's parameters or channel in words; reports made before the
+    rule existed carry only the per-song confidence ``gate``."""
+    from lumina.attribution.gate import Gate
+
+    rule = section.get("rule") if "rule" in section else section.get("gate")
+    if isinstance(rule, str):
+        return Gate(rule, float(section.get("level", 0.05))).describe()
+    return Gate.per_song(float(section["gate"])).describe()
+
+
 def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     out = [_verdict_paragraph(p["audit"], st)] if p.get("audit") else []
     for name, ch in p["channels"].items():
         qualifying = [i for i in ch["influences"] if i["qualifies"]]
         if qualifying:
             top = max(qualifying, key=lambda i: i["share"])
-            text = (f"<b>{name.capitalize()}:</b> {len(qualifying)} song(s) pass the "
-                    f"{_pct(ch['gate'])} confidence gate; the largest share goes to "
+            text = (f"<b>{name.capitalize()}:</b> {len(qualifying)} song(s) named "
+                    f"({_esc(gate_words(ch))}); the largest share goes to "
                     f"<b>{_esc(top['title'])}</b> by {_esc(top['artist'])} "
                     f"({_pct(top['share'])}, confidence {_pct(top['confidence'])}).")
         else:
             text = (f"<b>{name.capitalize()}:</b> no catalog song stands out from unrelated "
-                    f"songs at the {_pct(ch['gate'])} gate — no influence is attributed.")
+                    f"songs ({_esc(gate_words(ch))}) — no influence is attributed.")
         note = p["model"].get("channel_notes", {}).get(name)
         if note:
             text += f" <i>Read with care: {_esc(note)}.</i>"
@@ -210,8 +221,8 @@ def _confidence_chart(name: str, ch: dict[str, Any]) -> Drawing:
     drawing.add(Line(zero, 2 * mm, zero, height - 2 * mm, strokeColor=GREY, strokeWidth=0.5))
     drawing.add(Line(gate_x, 2 * mm, gate_x, height - 2 * mm, strokeColor=colors.red,
                      strokeWidth=0.8, strokeDashArray=[2, 2]))
-    drawing.add(String(gate_x + 1 * mm, 1 * mm, f"gate z = {ch['z_gate']:.3f} "
-                       f"({_pct(ch['gate'])})", fontName="Helvetica", fontSize=6.5,
+    drawing.add(String(gate_x + 1 * mm, 1 * mm, f"gate z = {ch['z_gate']:.2f}",
+                       fontName="Helvetica", fontSize=6.5,
                        fillColor=colors.red))
     drawing.add(String(zero + 1 * mm, height - 2.5 * mm, "noise floor (z = 0)",
                        fontName="Helvetica", fontSize=6.5, fillColor=GREY))
@@ -276,10 +287,11 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         "output heads. " + _rendering_sentence(par.get("composition_rendering")) +
         "What each channel actually tracks on a given model is measured by the "
         "validation study; treat the names as the channels' intent.",
-        f"Cosine similarity ranks the songs. Confidence uses the {null_text}. A song "
-        f"qualifies at confidence ≥ {_pct(par['gate'])}. Kernel regression "
+        f"Cosine similarity ranks the songs. Confidence uses the {null_text}. Songs are "
+        f"named by one rule over the whole library: {_esc(gate_words(par))}. Kernel "
+        "regression "
         f"(λ = {par['lambda']:g}) shares credit between similar songs, and the shares of the "
-        "qualifying songs sum to 100 % per channel.",
+        "named songs sum to 100 % per channel.",
     ]
     return [Paragraph(t, st["body"]) for t in text]
 
@@ -330,7 +342,8 @@ def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
         story += [KeepTogether([
             Paragraph(f"{name.capitalize()} channel — ranked songs", st["h2"]),
             Paragraph(f"{ch['n_qualifying']} of {ch['n_library']} library songs qualify "
-                      f"(null: {ch['null']}). Bold rows pass the gate.", st["small"]),
+                      f"(null: {ch['null']}; {_esc(gate_words(ch))}). Bold rows are named.",
+                      st["small"]),
             _ranked_table(name, ch), Spacer(1, 2 * mm),
             Paragraph("Confidence against the noise floor", st["small"]),
             _confidence_chart(name, ch)])]
