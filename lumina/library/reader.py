@@ -112,7 +112,17 @@ class Library:
         try:
             conn = connect_catalog(catalog)
             read_snapshot(conn, folder.name)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, LibraryError) as exc:
+            # SQLite in WAL mode writes its shared-memory index next to the catalog even to
+            # read, so a read-only folder fails here: say so, not "unreadable".
+            if "readonly" in str(exc) or (isinstance(exc, sqlite3.OperationalError)
+                                          and not os.access(folder, os.W_OK)):
+                raise LibraryError(
+                    f"{folder.name} is read-only (no write permission on {folder}): a library "
+                    "needs a writable folder, even to be read; fix its permissions or copy it "
+                    "to a writable folder") from None
+            if isinstance(exc, LibraryError):
+                raise
             raise LibraryError(f"{folder.name}/{CATALOG_NAME} is unreadable: {exc}") from None
         lib = cls(folder, manifest, conn)
         if repair:
