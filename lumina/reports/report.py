@@ -9,7 +9,10 @@ attachment, so the PDF alone verifies; :mod:`lumina.reports.verify` checks eithe
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,23 @@ def write_json(envelope: dict[str, Any], path: Path) -> Path:
     """Write a signed envelope as indented JSON (the signature covers the payload, not the
     file's layout, so indentation is free)."""
     path = Path(path)
-    path.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(envelope, indent=2) + "\n"
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file in its folder, made durable, then renamed:
+    a full disk or a crash leaves the old file or none, never half a report."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path
 
 
@@ -64,5 +83,5 @@ def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None 
         # Imported here: reportlab is heavy and a JSON-only run never needs it.
         from lumina.reports.pdf import render_pdf
 
-        written.append(render_pdf(envelope, Path(pdf_path)))
+        written.append(_atomic(Path(pdf_path), lambda tmp: render_pdf(envelope, tmp)))
     return written
