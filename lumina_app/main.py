@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from lumina_app.tasks import shutdown
+from lumina_app.tasks import finish, shutdown
 from lumina_app.theme import app_icon, apply_dark_theme
 from lumina_app.window import MainWindow
 
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     _quit_on_signals(app)
     code = app.exec()
     window.close()
-    shutdown()  # the one shutdown path; stragglers are waited for at exit
+    if shutdown():  # the one shutdown path; what cannot stop at once (a torch import) …
+        finish()  # … is waited for with the window gone, so no thread dies mid-import
     return code
 
 

@@ -10,9 +10,10 @@ Shutdown has one path, :func:`shutdown`: every started Task is registered here u
 thread has ended, so a window (or a test) that drops its last reference to a running Task
 never destroys a running ``QThread`` (Qt aborts the process when that happens). On close the
 app cancels every running Task and waits for each within a bounded time; a thread that cannot
-stop in time (an import of torch cannot be interrupted) stays registered, and an ``atexit``
-hook waits for it to end before the interpreter tears the objects down, so the process exits
-normally once the work has stopped.
+stop in time (an import of torch cannot be interrupted) stays registered, and :func:`finish`
+(called by ``main`` with the window hidden, and by an exit hook) waits for it to end before
+the interpreter tears the objects down, so the process exits normally once the work has
+stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from lumina.errors import Cancelled, LuminaError
 from lumina.progress import ProgressClock, ProgressState
 
-__all__ = ["Task", "Work", "live_tasks", "plain_error", "shutdown"]
+__all__ = ["Task", "Work", "finish", "live_tasks", "plain_error", "shutdown"]
 
 log = logging.getLogger("lumina_app")
 
@@ -83,24 +84,39 @@ def shutdown(grace: float | None = None) -> list[str]:
     return stuck
 
 
-@atexit.register
-def _wait_at_exit() -> None:
-    """Before the interpreter destroys objects: let cancelled threads end (bounded)."""
+def finish(timeout: float = LINGER_SECONDS) -> bool:
+    """Cancel what still runs and wait, up to ``timeout`` seconds in all, until every Task's
+    thread has ended (after :func:`shutdown`, with the window already hidden). Returns
+    whether all ended."""
     tasks = live_tasks()
-    if not tasks:
-        return
     for task in tasks:
         task.cancel()
-    deadline = time.monotonic() + LINGER_SECONDS
+    deadline = time.monotonic() + timeout
     for task in tasks:
-        left = max(0.0, deadline - time.monotonic())
-        if not task.wait(int(left * 1000)):
-            # A thread that ignores its cancel for minutes: end the process without
-            # destroying the QThread under it (that would abort with a core dump).
-            log.error("task %s did not stop; exiting anyway", task.label)
-            logging.shutdown()
-            os._exit(0)
+        if not task.wait(int(max(0.0, deadline - time.monotonic()) * 1000)):
+            return False
     _prune()
+    return True
+
+
+def _wait_at_exit() -> None:
+    """Before the interpreter tears anything down: let cancelled threads end (bounded).
+
+    Registered to run before the ``atexit`` handlers of libraries imported later (torch's
+    would otherwise run while a worker is still importing it)."""
+    if not finish():
+        # A thread that ignores its cancel for minutes: end the process without destroying
+        # the QThread under it (that would abort with a core dump).
+        log.error("tasks %s did not stop; exiting anyway",
+                  ", ".join(t.label for t in live_tasks()))
+        logging.shutdown()
+        os._exit(0)
+
+
+try:  # runs in threading's shutdown, before every atexit handler
+    threading._register_atexit(_wait_at_exit)  # type: ignore[attr-defined]
+except (AttributeError, RuntimeError):  # pragma: no cover - other Pythons
+    atexit.register(_wait_at_exit)
 
 
 def plain_error(exc: BaseException) -> str:
