@@ -91,6 +91,9 @@ class GateCalibrationRow(StudyBase):
                 self.add(id=f"4.tpr.{null}.{ch}", row=4,
                          measure=f"true source passes 95 % gate, {null}{tag}",
                          channel=ch, value=tpr[null][ch], chance=0.05, n=len(true_queries))
+        self._gate_rules(zu_default=[self.z_scores(v, DEFAULT_NULL) for v in unrelated],
+                         zt_default=[(i, self.z_scores(v, DEFAULT_NULL))
+                                     for i, _, v in true_queries])
         recommended, reason = pick_null(fpr, tpr)
         self.details["gate_calibration"] = {
             "unrelated_queries": [k for k, _ in items],
@@ -101,6 +104,42 @@ class GateCalibrationRow(StudyBase):
             "recommended_null": recommended, "reason": reason,
             "default_null": DEFAULT_NULL,
         }
+
+
+    def _gate_rules(self, zu_default: Sequence[dict[str, np.ndarray]],
+                    zt_default: Sequence[tuple[int, dict[str, np.ndarray]]]) -> None:
+        """Row 4, per gate rule (default null): how often an unrelated query names *any*
+        song, and the share of wrong songs among all songs named for the true-source
+        queries (what the fdr rule bounds) — with how often the true source is named."""
+        from lumina.attribution import GATE_RULES, Gate
+
+        for rule in GATE_RULES:
+            gate = Gate(rule, 0.05)
+            for ch in self.model.channels:
+                any_named = [bool(gate.apply(z[ch]).named.any()) for z in zu_default]
+                named_total = wrong_total = source_named = 0
+                for source, z in zt_default:
+                    named = gate.apply(z[ch]).named
+                    named_total += int(named.sum())
+                    wrong_total += int(named.sum()) - int(named[source])
+                    source_named += int(named[source])
+                self.add(id=f"4.gate.{rule}.any_named.{ch}", row=4,
+                         measure=f"unrelated queries naming any song, gate {rule} at 0.05",
+                         channel=ch, value=float(np.mean(any_named)) if any_named else None,
+                         goal="<= 0.05" if rule == "fwer" else None,
+                         n=len(any_named),
+                         note="a query is a held-out composition in a held-out timbre, "
+                              "against the whole library")
+                self.add(id=f"4.gate.{rule}.false_share.{ch}", row=4,
+                         measure=f"wrong songs among those named for true sources, gate {rule}",
+                         channel=ch,
+                         value=(wrong_total / named_total) if named_total else 0.0,
+                         goal="<= 0.05" if rule == "fdr" else None, n=named_total,
+                         note=f"{named_total} songs named over {len(zt_default)} queries")
+                self.add(id=f"4.gate.{rule}.source_named.{ch}", row=4,
+                         measure=f"true source named, gate {rule}", channel=ch,
+                         value=source_named / len(zt_default) if zt_default else None,
+                         n=len(zt_default))
 
 
 def _phi(z: float) -> float:
