@@ -98,6 +98,16 @@ SONG_COLUMNS = (
 
 
 def song_from_row(r: Sequence[object]) -> Song:
+    """A catalog row as a :class:`Song`; a row with a malformed value (a damaged or edited
+    catalog) raises one-line :class:`LibraryError`."""
+    try:
+        return _song_from_row(r)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise LibraryError(f"{CATALOG_NAME}: song {r[0]!r} has a malformed value "
+                           f"({' '.join(str(exc).split())}); run lumina library verify") from None
+
+
+def _song_from_row(r: Sequence[object]) -> Song:
     warnings = tuple(json.loads(r[12])) if r[12] else ()  # type: ignore[arg-type]
     return Song(
         id=int(r[0]), row=int(r[1]), chunk_row=int(r[2]), n_chunks=int(r[3]),  # type: ignore[arg-type]
@@ -258,6 +268,25 @@ class Snapshot:
     generation: int
 
 
+def _counter(meta: dict, key: str, where: str) -> int:
+    """A counter of the ``meta`` table: a whole number >= 0, or one-line LibraryError."""
+    value = meta[key]
+    text = value if isinstance(value, str) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif text is not None and re.fullmatch(r"\d+", text.strip(), re.ASCII):
+        number = int(text)
+    else:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "…"
+        raise LibraryError(f"{where}/{CATALOG_NAME}: counter {key} is not a whole number "
+                           f"({shown}); the catalog is damaged")
+    if number < 0:
+        raise LibraryError(f"{where}/{CATALOG_NAME}: counter {key} is negative ({number}); "
+                           "the catalog is damaged")
+    return number
+
+
 def read_snapshot(conn: sqlite3.Connection, where: str) -> Snapshot:
     try:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -266,17 +295,17 @@ def read_snapshot(conn: sqlite3.Connection, where: str) -> Snapshot:
     missing = [k for k in _META_KEYS if k not in meta]
     if missing:
         raise LibraryError(f"{where}/{CATALOG_NAME} lacks counters {', '.join(missing)}")
-    if int(meta["schema_version"]) != SCHEMA_VERSION:
+    if _counter(meta, "schema_version", where) != SCHEMA_VERSION:
         raise LibraryError(
             f"{where}/{CATALOG_NAME} has schema version {meta['schema_version']}, "
             f"this LUMINA reads {SCHEMA_VERSION}"
         )
     return Snapshot(
-        track_rows=int(meta["track_rows"]),
-        chunk_rows=int(meta["chunk_rows"]),
-        live_rows=int(meta["live_rows"]),
-        rows_version=int(meta["rows_version"]),
-        generation=int(meta["generation"]),
+        track_rows=_counter(meta, "track_rows", where),
+        chunk_rows=_counter(meta, "chunk_rows", where),
+        live_rows=_counter(meta, "live_rows", where),
+        rows_version=_counter(meta, "rows_version", where),
+        generation=_counter(meta, "generation", where),
     )
 
 

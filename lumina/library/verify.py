@@ -55,25 +55,57 @@ class VerifyReport:
         return not self.problems
 
 
+def _malformed(r: tuple) -> str | None:
+    """What is wrong with the types of a song row (id, row, chunk_row, n_chunks, live, title,
+    track_sha256, chunks_sha256, crc), or None."""
+    def shown(value: object) -> str:
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "…"
+
+    label = f"song {shown(r[0])} {str(r[5])[:60]!r}"
+    for i, col in ((0, "id"), (1, "row"), (2, "chunk_row"), (3, "n_chunks"), (4, "live")):
+        if not isinstance(r[i], int) or isinstance(r[i], bool) or r[i] < 0:
+            return f"{CATALOG_NAME}: {label} has a malformed {col} ({shown(r[i])})"
+    for i, col in ((6, "track_sha256"), (7, "chunks_sha256")):
+        if not isinstance(r[i], bytes) or len(r[i]) != 32:
+            return f"{CATALOG_NAME}: {label} has a malformed {col} ({shown(r[i])})"
+    if not isinstance(r[8], bytes):
+        return f"{CATALOG_NAME}: {label} has a malformed crc ({shown(r[8])})"
+    return None
+
+
 def _verify_catalog(conn: sqlite3.Connection, name: str, snap: Snapshot,
-                    rep: VerifyReport) -> list[tuple]:
+                    rep: VerifyReport) -> list[tuple] | None:
     check = conn.execute("PRAGMA integrity_check").fetchall()
     if [r[0] for r in check] != ["ok"]:
         rep.problems.append(f"{CATALOG_NAME}: SQLite integrity check failed: {check[0][0]}")
     all_rows = conn.execute(
         "SELECT id, row, chunk_row, n_chunks, live, title, track_sha256, chunks_sha256, crc "
         "FROM songs ORDER BY row").fetchall()
+    malformed = [m for m in map(_malformed, all_rows) if m]
+    if malformed:  # a damaged or hand-edited catalog: name the rows, check nothing more
+        rep.problems.extend(malformed[:20])
+        if len(malformed) > 20:
+            rep.problems.append(f"… {len(malformed) - 20} more malformed song row(s)")
+        return None
     live = sum(1 for r in all_rows if r[4])
     rep.songs, rep.removed = live, len(all_rows) - live
     if live != snap.live_rows:
         rep.problems.append(f"{CATALOG_NAME}: {live} live song rows but the counter says "
                             f"{snap.live_rows}")
     present = {int(r[1]) for r in all_rows}
-    missing = [r for r in range(snap.track_rows) if r not in present]
-    if missing:
-        shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
+    # Counted, not listed: a damaged counter may claim 10¹² rows.
+    n_missing = snap.track_rows - sum(1 for r in present if 0 <= r < snap.track_rows)
+    if n_missing:
+        missing = []
+        row = 0
+        while len(missing) < 5 and row < snap.track_rows:  # ≤ songs + 5 steps
+            if row not in present:
+                missing.append(row)
+            row += 1
+        shown = ", ".join(map(str, missing)) + (" …" if n_missing > 5 else "")
         rep.problems.append(
-            f"{CATALOG_NAME}: {len(missing)} committed matrix row(s) have no song row "
+            f"{CATALOG_NAME}: {n_missing} committed matrix row(s) have no song row "
             f"(row {shown}): song rows were deleted from the catalog")
     beyond = [r for r in present if r >= snap.track_rows or r < 0]
     if beyond:
@@ -139,6 +171,8 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
                 return rep
     finally:
         conn.close()
+    if all_rows is None:
+        return rep
     _verify_matrices(folder, manifest, snap, all_rows, rep)
     cache = folder / CACHE_NAME
     if not any(p.name.startswith(f"v{snap.rows_version}-") for p in
