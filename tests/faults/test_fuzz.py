@@ -64,7 +64,9 @@ class Tally:
         self.slowest = 0.0
 
     def run(self, case: int, fn, *, expected: tuple[type[BaseException], ...],
-            may_accept: bool = True) -> None:
+            may_accept: bool = True, what: str = "") -> None:
+        """Run one case; ``what`` describes the input in a failure message."""
+        case = f"{case} ({what})" if what else case
         faulthandler.dump_traceback_later(60, exit=True)  # a real hang ends the run loudly
         started = time.monotonic()
         try:
@@ -207,7 +209,8 @@ def test_fuzz_audio_decode(tmp_path, real_audio):
             probe(path)
             load_audio(path, 32000, max_seconds=rng.choice([None, 30.0]))
 
-        tally.run(case, decode, expected=(LuminaError,))
+        tally.run(case, decode, expected=(LuminaError,),
+                  what=f"{path.name}, {len(data)} bytes, head {data[:44].hex()}")
         path.unlink()
     tally.check()
 
