@@ -223,6 +223,10 @@ class _PyAVDecoder(Decoder):
             )
         self._stream = stream = streams[0]
         ctx = stream.codec_context
+        if ctx is None:  # FFmpeg knows the container but has no decoder for this format
+            container.close()
+            raise AudioUnreadableError(
+                f"{path.name}: not audio or unreadable (no decoder for its audio format)")
         rate = int(ctx.sample_rate or 0)
         channels = int(ctx.channels or 0)
         if rate <= 0 or channels <= 0:
@@ -281,14 +285,31 @@ class _PyAVDecoder(Decoder):
         self._c.close()
 
 
+#: Below this a "sample rate" is a broken header, not music: a 1 Hz header would have one
+#: second of samples resampled into hours (10⁹ samples at 32 kHz). LUMINA reads 8–192 kHz.
+MIN_SOURCE_RATE = 4000
+
+
+def _checked(decoder: Decoder) -> Decoder:
+    rate = decoder.info.sample_rate
+    if rate < MIN_SOURCE_RATE:
+        decoder.close()
+        raise AudioUnreadableError(
+            f"{decoder.info.path.name}: sample rate {rate} Hz is not audio LUMINA can use "
+            "(it reads 8–192 kHz)")
+    return decoder
+
+
 def open_decoder(path: str | os.PathLike[str]) -> Decoder:
     """Open a file with the first decoder that accepts it (libsndfile, then FFmpeg)."""
     p, head = _check_file(path)
     try:
-        return _SoundfileDecoder(p, sf.SoundFile(str(p)))
+        decoder: Decoder = _SoundfileDecoder(p, sf.SoundFile(str(p)))
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
         # Not a libsndfile format (TypeError: libsndfile wants a rate for headerless *.raw).
         pass
+    else:
+        return _checked(decoder)
     what = _sniff_non_audio(head)
     if what is not None:
         raise UnsupportedContainerError(f"{p.name}: unsupported container: {what}, not audio")
@@ -296,7 +317,7 @@ def open_decoder(path: str | os.PathLike[str]) -> Decoder:
         container = av.open(str(p), mode="r")
     except (av.FFmpegError, EOFError, OSError, ValueError, TypeError):
         raise AudioUnreadableError(f"{p.name}: not audio or unreadable") from None
-    return _PyAVDecoder(p, container)
+    return _checked(_PyAVDecoder(p, container))
 
 
 def probe(path: str | os.PathLike[str]) -> AudioInfo:

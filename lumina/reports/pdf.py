@@ -381,7 +381,8 @@ def attached_envelope(pdf: bytes, name: str) -> bytes:
     try:
         attachments = PdfReader(io.BytesIO(pdf)).attachments
         data = attachments.get(ATTACHMENT_NAME)
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError):
+        # pypdf raises AttributeError on some damaged object trees (found by fuzzing).
         raise UnreadableReport(f"{name}: damaged PDF") from None
     if not data:
         raise UnreadableReport(f"{name}: PDF without an attached LUMINA report")

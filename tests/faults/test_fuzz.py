@@ -37,18 +37,10 @@ CI_CASES = {"audio": 1000, "manifest": 2000, "catalog": 200, "report": 3000, "pd
 SEED = int(os.environ.get("LUMINA_FUZZ_SEED", "25"))
 #: A case slower than this counts as a hang.
 HANG_SECONDS = 5.0
-#: Bugs the fuzzer found outside what this suite may fix (reported on issue 25): counted
-#: and printed as ``known``, not failed, unless ``LUMINA_FUZZ_STRICT=1``. Each is
-#: (exception type, message fragment, where).
-KNOWN = {
-    "audio": [("AttributeError", "'NoneType' object has no attribute 'sample_rate'",
-               "lumina/audio/decode.py _PyAVDecoder: a WAV whose format tag FFmpeg cannot "
-               "decode has an audio stream without a codec context")],
-    "pdf": [("AttributeError", "object has no attribute",
-             "lumina/reports/pdf.py attached_envelope: pypdf raises AttributeError on some "
-             "damaged object trees; only PdfReadError/ValueError/KeyError/TypeError/OSError "
-             "are turned into UnreadableReport")],
-}
+#: Bugs the fuzzer found that are not fixed yet: counted and printed as ``known``, not
+#: failed, unless ``LUMINA_FUZZ_STRICT=1``. Each is (exception type, message fragment,
+#: where). Empty: the three it found (issue 25) are fixed.
+KNOWN: dict[str, list[tuple[str, str, str]]] = {}
 STRICT = os.environ.get("LUMINA_FUZZ_STRICT") == "1"
 
 
@@ -217,9 +209,7 @@ def test_fuzz_audio_decode(tmp_path, real_audio):
 
 @pytest.mark.parametrize("field", [
     "channels=0", "frames=1e9", "rate=0", "bits=0", "align=0",
-    pytest.param("rate=1", marks=pytest.mark.xfail(
-        not STRICT, run=False, reason="known bug (lumina/audio/load.py): a 1 Hz header is "
-        "accepted and 32000 frames become 10^9 samples at 32 kHz: 4 GB and ~30 s"))])
+    "rate=1"])
 def test_absurd_wav_header_fields(tmp_path, field):
     """Real PCM samples behind one absurd header field: one line, within seconds."""
     from lumina.audio import load_audio, probe
