@@ -261,6 +261,11 @@ class AnalysisResult:
     def null(self) -> str:
         return str(self.parameters["null"])
 
+    @property
+    def gate_description(self) -> str:
+        """The gate rule in words; every channel of one analysis uses the same rule."""
+        return next(iter(self.channels.values())).gate_description
+
     def songs(self) -> tuple[SongRow, ...]:
         """Every song reported in any channel, merged across channels.
 

@@ -213,8 +213,7 @@ def read_manifest_if_any(folder: Path) -> Manifest | None:
     is no library there yet."""
     if not (folder / MANIFEST_NAME).exists():
         return None
-    with Library.open(folder) as lib:
-        return lib.manifest
+    return library_manifest(folder)
 
 
 # -- what the desktop app reaches the engine through ---------------------------------------

@@ -87,14 +87,10 @@ class ChannelBars(ResultView):
         note = ("" if any(qualifying.values()) else
                 " No song is named in any channel, so there is no influence to share.")
         self.caption.setText(
-            f"Share of influence among the named songs ({self._gate(result)}), per channel "
+            f"Share of influence among the named songs ({result.gate_description}), per channel "
             f"({shown} reported songs, most confident first).{note}")
         self.stack.setCurrentWidget(self._page)
         self.highlight(self._highlighted)
-
-    @staticmethod
-    def _gate(result: AnalysisResult) -> str:
-        return next(iter(result.channels.values())).gate_description
 
     def highlight(self, song_id: int | None) -> None:
         """Mark one song's bars (None, or a song not drawn: no mark)."""

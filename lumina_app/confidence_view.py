@@ -142,11 +142,11 @@ class ConfidenceView(ResultView):
         null = result.null
         parts = [f"{name}: {ch.n_qualifying} of {ch.n_library} library songs qualify "
                  f"(z ≥ {ch.z_gate:.2f} here)" for name, ch in result.channels.items()]
-        rule = next(iter(result.channels.values())).gate_description
         shown = (f" Showing the first {len(self.songs)} of {total} reported songs."
                  if total > len(self.songs) else "")
-        return (f"Null: {NULL_TEXT.get(null, null)}. Gate: {rule}. " + "; ".join(parts) + ". "
-                "Shaded: the null's ±1σ (|z| < 1); dashed: the gate." + shown)
+        return (f"Null: {NULL_TEXT.get(null, null)}. Gate: {result.gate_description}. "
+                + "; ".join(parts)
+                + ". Shaded: the null's ±1σ (|z| < 1); dashed: the gate." + shown)
 
     def highlight(self, song_id: int | None) -> None:
         """Ring one song's points in every channel (None, or a song not drawn: none)."""

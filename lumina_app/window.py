@@ -395,7 +395,7 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
             f"Done: songs named — {detail} ({result.library.songs} songs).")
         self.progress_label.setToolTip(
             "Songs are named by one rule over the whole library: "
-            f"{next(iter(result.channels.values())).gate_description}; {result.null} null.")
+            f"{result.gate_description}; {result.null} null.")
         self.analysisShown.emit(result)
 
     def _set_result(self, result) -> None:

@@ -4,6 +4,7 @@ size a reader can hold in their head."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,8 +38,6 @@ def test_import_contracts_hold():
     cwd = Path.cwd()
     sys.path.insert(0, str(ROOT))
     try:
-        import os
-
         os.chdir(ROOT)
         code = lint_imports(no_cache=True)
     finally:

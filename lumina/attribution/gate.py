@@ -196,9 +196,9 @@ class Gate:
         if self.rule == "fdr" and n:
             # Benjamini–Hochberg: name the k songs of smallest p, k the largest rank with
             # p_(k) ≤ k q / N. Only songs with p ≤ q can be among them.
-            candidates = z[z >= z_for_tail(self.level)]
+            candidates = np.sort(z[z >= z_for_tail(self.level)])[::-1]  # z descending
             if candidates.size:
-                p = upper_tail(np.sort(candidates)[::-1])  # ascending
+                p = upper_tail(candidates)  # ascending
                 ranks = np.arange(1, p.size + 1, dtype=np.float64)
                 passing = np.nonzero(p <= ranks * self.level / n)[0]
                 if passing.size:
@@ -206,7 +206,7 @@ class Gate:
                     p_threshold = self.tail_threshold(n, k)
                     # Exactly the k songs of smallest p (a song with p ≤ k q / N ranked
                     # below k would have passed at its own rank).
-                    named = z >= float(np.sort(candidates)[::-1][k - 1])
+                    named = z >= float(candidates[k - 1])
                     return GateDecision(named, p_threshold, z_for_tail(p_threshold))
             p_threshold = self.tail_threshold(n, 1)
             return GateDecision(np.zeros(n, dtype=bool), p_threshold, z_for_tail(p_threshold))

@@ -42,11 +42,11 @@ def check_null(null: str) -> str:
     return null
 
 
-def check_top(top: int | None) -> None:
+def check_top(top: int | None, name: str = "top") -> None:
     if top is not None and (
         isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 0
     ):
-        raise LuminaError(f"top must be a non-negative integer, got {top!r}")
+        raise LuminaError(f"{name} must be a non-negative integer, got {top!r}")
 
 
 def check_lam(lam: float) -> float:
@@ -112,11 +112,7 @@ class AttributionParams:
 
     def __post_init__(self) -> None:
         check_null(self.null)
-        if self.top is not None and (
-            isinstance(self.top, bool) or not isinstance(self.top, int | np.integer)
-            or self.top < 0
-        ):
-            raise LuminaError(f"--top must be a non-negative integer, got {self.top!r}")
+        check_top(self.top, "--top")
         check_gate(self.gate, self.level)
         check_lam(self.lam)
         if isinstance(self.cohort_size, bool) or int(self.cohort_size) < 1:
