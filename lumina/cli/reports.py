@@ -54,19 +54,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     predicate = check.verified.predicate
     who = "the trusted key" if args.key else "an untrusted key (pass --key to pin the signer)"
     print(f"valid: {Path(args.report).name} — signed by {check.signer} ({who})")
+    print(f"  guarantees: {check.guarantees}")
     if "rows" in predicate:  # an audit summary
         c = predicate["counts"]
         print(f"  audit summary of {len(predicate['rows'])} track(s): {c['flag']} flag, "
               f"{c['review']} review, {c['clear']} clear, {c['error']} error(s); library "
               f"{predicate['library']['name']}, model {predicate['model']['name']}, "
               f"created {predicate['created']} by the signer's clock")
+        _print_summary_rows(predicate)
         return 0
     print(f"  audio {predicate['track']['source']} sha256 {check.audio_sha256[:16]}…"
           + (" (matches the given file)" if check.audio_matches else ""))
     print(f"  model {predicate['model']['name']} {predicate['model']['weights_sha256'][:16]}…, "
           f"library {predicate['library']['name']} ({predicate['library']['songs']} songs), "
           f"created {predicate['created']['time']} by the signer's clock")
+    _print_findings(predicate)
     return 0
+
+
+def _print_findings(predicate: dict) -> None:
+    """The signed findings, so a reader can compare them with what the pages show."""
+    from lumina.reports.findings import percent, signed_findings
+
+    print("signed findings (compare them with the report's pages):")
+    if predicate.get("audit"):
+        print(f"  verdict: {predicate['audit']['verdict']} — {predicate['audit']['reason']}")
+    for ch in signed_findings(predicate):
+        if not ch.n_named:
+            print(f"  {ch.channel}: no song named ({ch.gate})")
+            continue
+        listed = "" if len(ch.named) == ch.n_named else f", {len(ch.named)} listed"
+        print(f"  {ch.channel}: {ch.n_named} song(s) named{listed} ({ch.gate})")
+        for song in ch.named:
+            print(f"    {percent(song.share):>8} share  {song.title} — {song.artist} "
+                  f"(confidence {percent(song.confidence)})")
+
+
+def _print_summary_rows(predicate: dict) -> None:
+    from lumina.reports.findings import percent
+
+    print("signed rows (compare them with the summary's pages):")
+    for row in predicate["rows"]:
+        cells = [f"{name} {ch['title']} {percent(ch['share'])}"
+                 for name, ch in (row.get("channels") or {}).items() if ch]
+        print(f"  {row['file']}: {(row.get('verdict') or row.get('status') or '').upper()}"
+              + (f" — {'; '.join(cells)}" if cells else ""))
 
 
 def cmd_keys(args: argparse.Namespace) -> int:

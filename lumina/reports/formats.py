@@ -16,3 +16,9 @@ PUBLIC_KEY_FIELD = "signer.public_key"
 ATTACHMENT_NAME = "lumina-report.json"
 #: How every creation time is qualified: a report is not a trusted timestamp.
 CLOCK_NOTE = "the signer's own clock; not a trusted timestamp"
+#: What a report's ``signer.pdf_signature`` promises: its PDF carries one PAdES baseline B
+#: signature over the whole file by the report's own key. Recorded in the signed JSON so
+#: that a PDF whose signature was stripped (pages rewritten) cannot pass as an older report.
+PDF_SIGNATURE_PROFILE = "PAdES-B-B"
+#: Name of the signature field in a LUMINA PDF.
+PDF_SIGNATURE_FIELD = "LUMINA"

@@ -3,7 +3,8 @@
 Rendered with reportlab rather than Qt's QPdfWriter: the engine (and ``lumina attribute
 --pdf`` on a server with no display libraries) must never import Qt, and reportlab is pure
 Python with vector charts. pypdf attaches the envelope as an embedded file, so the PDF
-alone verifies (``lumina verify report.pdf``).
+alone verifies (``lumina verify report.pdf``); given the signing key, the finished file is
+then signed as a whole (:mod:`lumina.reports.pdf_signature`), so its pages are signed too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
@@ -30,7 +32,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE
+from lumina.reports.findings import gate_words
+from lumina.reports.findings import percent as _pct
+from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE, PDF_SIGNATURE_PROFILE
 from lumina.reports.signing import UnreadableReport
 
 ACCENT = colors.HexColor("#1f6feb")
@@ -53,11 +57,6 @@ def _styles() -> dict[str, ParagraphStyle]:
                                 textColor=GREY),
         "mono": ParagraphStyle("m", parent=base["Code"], fontSize=7, leading=9),
     }
-
-
-def _pct(x: float) -> str:
-    # Φ(z) rounds to 100.0 % long before it is certain; say so instead of overstating.
-    return "> 99.9 %" if 0.999 < x < 1.0 else f"{100 * x:.1f} %"
 
 
 def _summary_table(p: dict[str, Any]) -> Table:
@@ -95,17 +94,6 @@ def _verdict_paragraph(audit: dict[str, Any], st: dict[str, ParagraphStyle]) -> 
         f"{_esc(audit['reason'])}. Policy <i>{_esc(policy['name'])}</i>: α = "
         f"{policy['alpha']:g} per channel ({policy['correction']} correction), flag at a "
         f"share ≥ {_pct(policy['flag_share'])}.", st["body"])
-
-
-def gate_words(section: dict[str, Any]) -> str:
-    """The gate rule of a report's parameters or channel in words; reports made before the
-    rule existed carry only the per-song confidence ``gate``."""
-    from lumina.attribution.gate import Gate
-
-    rule = section.get("rule") if "rule" in section else section.get("gate")
-    if isinstance(rule, str):
-        return Gate(rule, float(section.get("level", 0.05))).describe()
-    return Gate.per_song(float(section["gate"])).describe()
 
 
 def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
@@ -311,20 +299,30 @@ def _rendering_sentence(rendering: str | None) -> str:
 def _signature_block(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     fp = p["signer"]["fingerprint"]
     return [
-        Paragraph(f"Signed with Ed25519 key <font face='Courier'>{fp}</font>. The signed "
-                  f"JSON report is attached to this PDF as <i>{ATTACHMENT_NAME}</i> (an "
-                  "in-toto statement in a DSSE envelope, canonical JSON per RFC 8785).",
+        Paragraph(f"Signed with Ed25519 key <font face='Courier'>{fp}</font>{_pages_words(p)}"
+                  f". The signed JSON report is attached to this PDF as <i>{ATTACHMENT_NAME}"
+                  "</i> (an in-toto statement in a DSSE envelope, canonical JSON per RFC 8785).",
                   st["body"]),
         Paragraph("To verify, offline: <font face='Courier'>lumina verify this.pdf --key "
-                  "signer.pub --audio track.wav</font> — exit code 0 means valid. The key "
-                  "file comes from the signer (<font face='Courier'>lumina keys "
-                  "export-public</font>); without --key, only integrity is checked, not who "
-                  "signed.", st["body"]),
+                  "signer.pub --audio track.wav</font> — exit code 0 means valid; it prints "
+                  "the signed findings. The key file comes from the signer (<font "
+                  "face='Courier'>lumina keys export-public</font>); without --key, only "
+                  "integrity is checked.", st["body"]),
     ]
 
 
-def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
-    """Render the report held in ``envelope`` to ``path`` and attach the envelope."""
+def _pages_words(p: dict[str, Any]) -> str:
+    """What the page says about its own signature: only what the signed JSON promises."""
+    if p["signer"].get("pdf_signature") != PDF_SIGNATURE_PROFILE:
+        return ""
+    return ", the whole file and these pages included (PAdES)"
+
+
+def render_pdf(envelope: dict[str, Any], path: Path,
+               key: Ed25519PrivateKey | None = None) -> Path:
+    """Render the report held in ``envelope`` to ``path``, attach the envelope and, given
+    the ``key`` that signed it, sign the whole PDF (without: an older-style PDF whose pages
+    are not signed)."""
     payload = json.loads(base64.b64decode(envelope["payload"]))
     p = payload["predicate"]
     st = _styles()
@@ -360,16 +358,23 @@ def render_pdf(envelope: dict[str, Any], path: Path) -> Path:
                             title=f"LUMINA report — {p['track']['source']}",
                             author="LUMINA", subject=p["track"]["audio_sha256"])
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return _attach(buffer.getvalue(), envelope, Path(path))
+    return _attach(buffer.getvalue(), envelope, Path(path), key)
 
 
-def _attach(pdf: bytes, envelope: dict[str, Any], path: Path) -> Path:
+def _attach(pdf: bytes, envelope: dict[str, Any], path: Path,
+            key: Ed25519PrivateKey | None) -> Path:
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     writer.add_attachment(ATTACHMENT_NAME, json.dumps(envelope, indent=2).encode())
+    out = io.BytesIO()
+    writer.write(out)
+    signer = json.loads(base64.b64decode(envelope["payload"]))["predicate"]["signer"]
+    from lumina.reports.pdf_signature import finish_pdf
+
+    data = finish_pdf(out.getvalue(), signer, key)  # last: a later byte would break it
     with open(path, "wb") as fh:
-        writer.write(fh)
+        fh.write(data)
     return path
 
 
@@ -400,8 +405,10 @@ def _signature_line(p: dict[str, Any]):
     return footer
 
 
-def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
-    """Render a signed audit summary (:mod:`lumina.reports.summary`); attach its envelope."""
+def render_summary_pdf(envelope: dict[str, Any], path: Path,
+                       key: Ed25519PrivateKey | None = None) -> Path:
+    """Render a signed audit summary (:mod:`lumina.reports.summary`); attach its envelope
+    and, given the ``key`` that signed it, sign the whole PDF."""
     payload = json.loads(base64.b64decode(envelope["payload"]))
     p = payload["predicate"]
     st = _styles()
@@ -469,7 +476,8 @@ def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
                   "<b>flag</b>: a song counting holds at least that share.", st["body"]),
         Paragraph("Signature", st["h2"]),
         Paragraph(f"Signed with Ed25519 key <font face='Courier'>{p['signer']['fingerprint']}"
-                  f"</font>; the signed JSON is attached as <i>{ATTACHMENT_NAME}</i>. Verify "
+                  f"</font>{_pages_words(p)}; the signed JSON is attached as "
+                  f"<i>{ATTACHMENT_NAME}</i>. Verify "
                   "offline with <font face='Courier'>lumina verify summary.pdf --key "
                   "signer.pub</font>.", st["body"]),
     ]
@@ -479,4 +487,4 @@ def render_summary_pdf(envelope: dict[str, Any], path: Path) -> Path:
                             title="LUMINA audit summary", author="LUMINA")
     footer = _signature_line(p)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return _attach(buffer.getvalue(), envelope, Path(path))
+    return _attach(buffer.getvalue(), envelope, Path(path), key)

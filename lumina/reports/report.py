@@ -4,7 +4,9 @@ A report is the JSON of an :class:`~lumina.analysis.AnalysisResult` plus who sig
 when (by the signer's own clock — a report is not a trusted timestamp). It becomes the
 predicate of an in-toto Statement about the audio file and is signed in a DSSE envelope
 (:mod:`lumina.reports.signing`). The PDF (:mod:`lumina.reports.pdf`) carries the same envelope as an
-attachment, so the PDF alone verifies; :mod:`lumina.reports.verify` checks either.
+attachment, so the PDF alone verifies, and is itself signed as a whole by the same key
+(:mod:`lumina.reports.pdf_signature`), so its pages are signed too; :mod:`lumina.reports.verify`
+checks either.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lumina.reports.formats import PREDICATE_TYPE
+from lumina.reports.formats import PDF_SIGNATURE_PROFILE, PREDICATE_TYPE
 from lumina.reports.signing import labelled_time, sign_predicate, stamp_predicate
 
 
@@ -29,14 +31,19 @@ def schema() -> dict[str, Any]:
     return json.loads((ROOT / "report.schema.json").read_text(encoding="utf-8"))
 
 
-def report_predicate(result_json: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
-    """The report: an analysis result's JSON, the signer's key and the labelled time."""
-    return stamp_predicate(result_json, key, created=labelled_time(result_json.get("created")))
+def report_predicate(result_json: dict[str, Any], key: Ed25519PrivateKey, *,
+                     sign_pages: bool = True) -> dict[str, Any]:
+    """The report: an analysis result's JSON, the signer's key and the labelled time, and
+    (``sign_pages``) the promise that its PDF is signed by the same key."""
+    return stamp_predicate(result_json, key, created=labelled_time(result_json.get("created")),
+                           pdf_signature=PDF_SIGNATURE_PROFILE if sign_pages else None)
 
 
-def sign_report(result_json: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
-    """Sign an analysis result; returns the DSSE envelope (a JSON-ready dict)."""
-    predicate = report_predicate(result_json, key)
+def sign_report(result_json: dict[str, Any], key: Ed25519PrivateKey, *,
+                sign_pages: bool = True) -> dict[str, Any]:
+    """Sign an analysis result; returns the DSSE envelope (a JSON-ready dict).
+    ``sign_pages=False`` makes a report as LUMINA made them before PDFs were signed."""
+    predicate = report_predicate(result_json, key, sign_pages=sign_pages)
     track = predicate["track"]
     return sign_predicate(predicate, key, predicate_type=PREDICATE_TYPE,
                           subjects=[(track["source"], track["audio_sha256"])])
@@ -68,11 +75,17 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
 
 def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None = None,
                          pdf_path: Path | None = None,
-                         key: Ed25519PrivateKey | None = None) -> list[Path]:
-    """Sign an analysis result once and write it as JSON and/or PDF (folders are created)."""
+                         key: Ed25519PrivateKey | None = None,
+                         sign_pages: bool = True) -> list[Path]:
+    """Sign an analysis result once and write it as JSON and/or PDF (folders are created).
+
+    ``sign_pages=False`` skips the PDF signature and its promise in the JSON: the report an
+    older LUMINA wrote (its pages are not signed), kept for tests and comparisons.
+    """
     from lumina.reports.signing import load_or_create_key
 
-    envelope = sign_report(result_json, key or load_or_create_key())
+    key = key or load_or_create_key()
+    envelope = sign_report(result_json, key, sign_pages=sign_pages)
     for path in (json_path, pdf_path):
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -83,5 +96,6 @@ def write_signed_reports(result_json: dict[str, Any], *, json_path: Path | None 
         # Imported here: reportlab is heavy and a JSON-only run never needs it.
         from lumina.reports.pdf import render_pdf
 
-        written.append(_atomic(Path(pdf_path), lambda tmp: render_pdf(envelope, tmp)))
+        pdf_key = key if sign_pages else None
+        written.append(_atomic(Path(pdf_path), lambda tmp: render_pdf(envelope, tmp, pdf_key)))
     return written

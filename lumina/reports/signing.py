@@ -153,9 +153,18 @@ def sign_statement(stmt: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, An
 
 
 # -- signed predicates: what the attribution report and the audit summary share ------------
-def signer_block(public_key: Ed25519PublicKey) -> dict[str, str]:
-    """Who signed: the PEM travels in the predicate so the file alone verifies."""
-    return {"public_key": public_key_pem(public_key), "fingerprint": key_fingerprint(public_key)}
+def signer_block(public_key: Ed25519PublicKey, *,
+                 pdf_signature: str | None = None) -> dict[str, str]:
+    """Who signed: the PEM travels in the predicate so the file alone verifies.
+
+    ``pdf_signature`` (a profile such as :data:`~lumina.reports.formats.PDF_SIGNATURE_PROFILE`)
+    promises that the PDF form of this file is signed by the same key; older reports carry
+    no such promise, and their PDFs verify as "pages not signed".
+    """
+    block = {"public_key": public_key_pem(public_key), "fingerprint": key_fingerprint(public_key)}
+    if pdf_signature is not None:
+        block["pdf_signature"] = pdf_signature
+    return block
 
 
 def labelled_time(time: str | None) -> dict[str, str | None]:
@@ -164,16 +173,17 @@ def labelled_time(time: str | None) -> dict[str, str | None]:
 
 
 def stamp_predicate(content: Mapping[str, Any], key: Ed25519PrivateKey, *,
-                    created: Any) -> dict[str, Any]:
+                    created: Any, pdf_signature: str | None = None) -> dict[str, Any]:
     """``content`` (less any earlier ``signature``) with its creation time and the signer
     block of ``key``: the one place a predicate learns who signed it and when.
 
     ``created`` is stored as given: the attribution report stores :func:`labelled_time`,
     the audit summary (schema ``lumina.audit/1``) a bare UTC string its readers expect.
+    ``pdf_signature`` goes into the signer block (:func:`signer_block`).
     """
     predicate = {k: v for k, v in content.items() if k != "signature"}
     predicate["created"] = created
-    predicate["signer"] = signer_block(key.public_key())
+    predicate["signer"] = signer_block(key.public_key(), pdf_signature=pdf_signature)
     return predicate
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lumina import __version__
-from lumina.reports.formats import AUDIT_PREDICATE_TYPE, AUDIT_SCHEMA
+from lumina.reports.formats import AUDIT_PREDICATE_TYPE, AUDIT_SCHEMA, PDF_SIGNATURE_PROFILE
 from lumina.reports.signing import InvalidReport, sign_predicate, stamp_predicate
 
 __all__ = [
@@ -114,7 +114,8 @@ def summary_predicate(summary: AuditRun, key: Ed25519PrivateKey) -> dict[str, An
         "cancelled": summary.cancelled,
         "rows": [r.to_json() for r in summary.rows],
     }
-    return stamp_predicate(content, key, created=created)
+    return stamp_predicate(content, key, created=created,
+                           pdf_signature=PDF_SIGNATURE_PROFILE)  # summary.pdf is signed
 
 
 def write_csv(summary: AuditRun) -> Path:
@@ -148,7 +149,7 @@ def write_summary(summary: AuditRun, *, write_pdf: bool = True,
         # Imported here: reportlab is heavy and --no-pdf runs never need it.
         from lumina.reports.pdf import render_summary_pdf
 
-        written.append(render_summary_pdf(envelope, summary.out / "summary.pdf"))
+        written.append(render_summary_pdf(envelope, summary.out / "summary.pdf", key))
     return written
 
 

@@ -443,7 +443,8 @@ def test_fuzz_signed_reports(tmp_path, signed):
 
 def test_fuzz_signed_pdf(tmp_path, signed):
     """A mutated PDF is refused, or verifies only when the envelope it carries is the signed
-    one, unchanged (the signature covers the attached report, not the page drawing)."""
+    one, unchanged (the PDF's own signature covers the whole file, so a mutation anywhere
+    but inside the signature's padding is refused)."""
     from lumina.reports.signing import InvalidReport, UnreadableReport
     from lumina.reports.verify import read_envelope, verify_report
 

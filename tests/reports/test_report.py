@@ -73,8 +73,8 @@ def key(tmp_path):
 @pytest.fixture()
 def reports(tmp_path, key):
     envelope = sign_report(analysis_json(), key)
-    return (write_json(envelope, tmp_path / "r.json"), render_pdf(envelope, tmp_path / "r.pdf"),
-            envelope)
+    return (write_json(envelope, tmp_path / "r.json"),
+            render_pdf(envelope, tmp_path / "r.pdf", key), envelope)
 
 
 def _pubkey_file(key, folder: Path) -> Path:
