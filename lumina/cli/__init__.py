@@ -5,9 +5,10 @@ does the work. Errors the user can cause arrive as :class:`~lumina.errors.Lumina
 printed as one line; nothing reaches the terminal as a traceback unless ``LUMINA_DEBUG=1``.
 
 Verbs live by subject in :mod:`~lumina.cli.index`, :mod:`~lumina.cli.attribute` and
-:mod:`~lumina.cli.reports`; :mod:`~lumina.cli.parser` wires them to argparse and
-:mod:`~lumina.cli.output` holds what they print with. This module only runs a verb and turns
-what escapes it into one line and an exit status.
+:mod:`~lumina.cli.reports`; :mod:`~lumina.cli.parser` wires them to argparse,
+:mod:`~lumina.cli.inputs` checks their inputs before anything heavy loads and
+:mod:`~lumina.cli.output` holds what they print with. This module only runs a verb (after its
+input checks) and turns what escapes it into one line and an exit status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
+from lumina.cli.inputs import Preflight
 from lumina.cli.parser import build_parser
 from lumina.errors import LuminaError, one_line
 
@@ -31,8 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_ERROR
+    # Inputs are checked before the verb so a typo fails before a model loads (cli/inputs.py).
+    preflight: Preflight | None = getattr(args, "preflight", None)
     try:
-        return func(args)
+        if preflight is not None:
+            preflight.check(args)
+        code = func(args)
+        if preflight is not None:
+            preflight.finish(args)
+        return code
     except LuminaError as exc:
         print(f"lumina: error: {one_line(exc)}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)

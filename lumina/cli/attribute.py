@@ -70,6 +70,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "measured by `lumina validate`, row 2; the published run is in docs/validation.md)")
     for path in demo.reports:
         print(f"wrote {path} (signed; check it with: lumina verify {path})")
+    from lumina.settings import remember_library
+
+    # The demo library becomes the default of `lumina attribute` / `audit` (cli/inputs.py).
+    library = Path(demo.result.library.path)
+    remember_library(library, demo=True)
+    print(f"demo library: {library} (now the default: `lumina attribute TRACK` uses it; "
+          "`--library demo` names it)")
     return 0
 
 

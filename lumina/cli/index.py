@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
-from lumina.cli.output import ProgressBar, clip, print_line
+from lumina.cli.output import ProgressBar, StatusLine, clip, print_line
 from lumina.progress import format_clock
 
 if TYPE_CHECKING:
     from lumina.indexing.local import IndexEvent, IndexSummary
+    from lumina.indexing.ray_status import ClusterStatus
 
 
 def index_event_text(event: IndexEvent, verbose: bool) -> str | None:
@@ -47,7 +48,6 @@ def index_outcome(summary: IndexSummary, missing: list[str], library_name: str,
 
 def cmd_index(args: argparse.Namespace) -> int:
     from lumina.indexing import collect_audio_files
-    from lumina.library import LibraryError
 
     on_ray = getattr(args, "ray", None) is not None
     if on_ray:
@@ -55,11 +55,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
         import_ray()  # one line on how to install it, before anything else happens
     library_path = Path(args.library).expanduser()
+    # The paths were checked before this ran (cli/inputs.py); one deleted since is a
+    # failure of this run, counted in its summary.
     files, missing = collect_audio_files(args.paths)
     for line in missing:
         print(f"lumina: {line}", file=sys.stderr)
-    if not files and missing:
-        raise LibraryError("nothing to index: " + missing[0])
     if on_ray:
         return index_on_ray(args, library_path, files, missing)
 
@@ -90,24 +90,27 @@ def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path]
                   missing: list[str]) -> int:
     """``lumina index … --ray [ADDRESS] [--ship-audio]``: the same output and exit status as
     a local run, plus the cluster's progress and throughput."""
-    from lumina.indexing.cluster import StatusLine, index_on_ray
+    from lumina.indexing.cluster import index_on_ray
 
-    line = StatusLine()
+    status = StatusLine()
+
+    def progress(state: ClusterStatus) -> None:
+        status.show(f"index (ray): {state.describe()}", finished=state.done >= state.total)
 
     def report(event) -> None:
         text = index_event_text(event, args.verbose)
         if text is not None:
-            line.line(text)
+            status.line(text)
 
     address = None if args.ray in (None, "", "local") else args.ray
     try:
         summary = index_on_ray(library_path, files, model=args.model, address=address,
                                composition_rendering=args.composition_rendering,
                                ship_audio=args.ship_audio, device=args.device,
-                               batch_size=args.batch_size, progress=line, report=report,
-                               say=line.line)
+                               batch_size=args.batch_size, progress=progress, report=report,
+                               say=status.line)
     finally:
-        line.end()
+        status.end()
     code = index_outcome(summary, missing, library_path.name, summary.library_songs)
     print(f"ray: {summary.workers} worker(s), {summary.songs_per_hour:.0f} songs/h, "
           f"{summary.retries} retried, {summary.workers_lost} worker(s) lost", file=sys.stderr)

@@ -1,53 +1,131 @@
-"""What the ``lumina`` command prints beyond one verb: the progress bar, messages that must
-not garble it, clipped table cells and the per-channel tables of an attribution."""
+"""What the ``lumina`` command prints beyond one verb: progress (a bar on a terminal, a line a
+minute in a log), messages that must not garble it, clipped table cells and the per-channel
+tables of an attribution."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from lumina.progress import format_clock
+from lumina.progress import ProgressClock, ProgressState, format_clock
 
 if TYPE_CHECKING:
     from lumina.analysis import AnalysisResult
 
+#: Seconds between progress lines when the stream is not a terminal (a log, CI, a pipe):
+#: often enough that a long run is visibly alive, rare enough that a log stays readable.
+LOG_INTERVAL = 60.0
+#: Seconds between redraws of a status on a terminal.
+TTY_INTERVAL = 0.1
+_BAR_WIDTH = 28
 
-class ProgressBar:
-    """A one-line text progress bar with ETA on stderr (silent when not a terminal unless
-    ``force``), usable as the engine's ``progress(done, total)`` callback."""
 
-    def __init__(self, label: str, stream: IO[str] | None = None, force: bool = False) -> None:
-        import time
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is an interactive terminal (False for files, pipes, capture)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
-        self._time = time.monotonic
-        self.label = label
+
+class StatusLine:
+    """The status of one piece of long work on stderr: the command line's one progress
+    mechanism, shared by the bars of local work and the status of a Ray run.
+
+    On a terminal the status is redrawn in place (at most every ``TTY_INTERVAL``). Anywhere
+    else it is a plain line: the first status, then one about every ``LOG_INTERVAL``, and
+    the finished one — so a log shows a long run is alive without a bar's ``\r`` clutter.
+
+    Parameters
+    ----------
+    stream : where it writes (default stderr).
+    interactive : draw in place; default: whether ``stream`` is a terminal.
+    clock : monotonic seconds (tests pass a fake one).
+    interval : seconds between statuses (default by ``interactive``, see above).
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, interactive: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 interval: float | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = force or self.stream.isatty()
-        self.start = self._time()
-        self._last = -1.0
+        self.interactive = is_terminal(self.stream) if interactive is None else interactive
+        self.interval = interval if interval is not None else (
+            TTY_INTERVAL if self.interactive else LOG_INTERVAL)
+        self.clock = clock
+        self._last: float | None = None  # when a status was last shown
+        self._drawn = False  # a status without its newline is on the terminal
+        self._finished = False  # the finished status has been shown
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
+    def show(self, text: str, *, finished: bool = False) -> None:
+        """Show ``text`` if one is due: the first, the finished one, or ``interval`` after
+        the last (a repeated finished status is shown once)."""
+        now = self.clock()
+        if finished and self._finished:
             return
-        now = self._time()
-        if done < total and now - self._last < 0.1:
+        if not finished and self._last is not None and now - self._last < self.interval:
             return
         self._last = now
-        frac = min(1.0, done / total)
-        elapsed = now - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        end = "\n" if done >= total else ""
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}  ETA {eta:5.1f}s{end}")
+        self._finished = finished
+        if self.interactive:
+            self.stream.write(f"\r\033[K{text}" + ("\n" if finished else ""))
+            self._drawn = not finished
+        else:
+            self.stream.write(text + "\n")
         self.stream.flush()
 
+    def line(self, text: str) -> None:
+        """Print a message on its own line without garbling a status drawn in place."""
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self._drawn = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
-def print_line(bar: ProgressBar | None, text: str, stream: IO[str] | None = None) -> None:
-    """Print a message on its own line without garbling a progress bar drawn with ``\\r``."""
+    def end(self) -> None:
+        """End a status left drawn in place (work that stopped before finishing)."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+class ProgressBar(StatusLine):
+    """``label``'s progress with elapsed time and time left, usable as the engine's
+    ``progress(done, total)`` callback: a bar on a terminal, a plain line elsewhere.
+
+    Time left is :class:`~lumina.progress.ProgressClock`'s, the rate measured since the
+    bar was made (as the app's), never a fixed promise.
+    """
+
+    def __init__(self, label: str, stream: IO[str] | None = None, *,
+                 interactive: bool | None = None, clock: Callable[[], float] = time.monotonic,
+                 interval: float | None = None) -> None:
+        super().__init__(stream, interactive=interactive, clock=clock, interval=interval)
+        self.label = label
+        self.progress = ProgressClock(clock)
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        self.show(self.text(self.progress.reading(done, total)), finished=done >= total)
+
+    def text(self, state: ProgressState) -> str:
+        """``"index [#####---…] 3/12 · 4 s elapsed · about 12 s left"`` on a terminal,
+        ``"index: 3/12 · …"`` elsewhere."""
+        if not self.interactive:
+            return f"{self.label}: {state.describe()}"
+        filled = int(state.fraction * _BAR_WIDTH)
+        return f"{self.label} [{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {state.describe()}"
+
+
+def print_line(bar: StatusLine | None, text: str, stream: IO[str] | None = None) -> None:
+    """Print a message on its own line without garbling a progress bar drawn in place."""
     stream = stream or sys.stderr
-    if bar is not None and bar.enabled and bar.stream is stream:
-        stream.write("\r\033[K")
+    if bar is not None and bar.stream is stream:
+        bar.line(text)
+        return
     print(text, file=stream)
     stream.flush()
 

@@ -30,9 +30,7 @@ import contextlib
 import logging
 import os
 import socket
-import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -49,7 +47,6 @@ __all__ = [
     "ClusterSummary",
     "IndexWorker",
     "WorkerInfo",
-    "StatusLine",
     "import_ray",
     "index_on_ray",
 ]
@@ -207,51 +204,3 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         if started_ray:
             with contextlib.suppress(Exception):
                 ray.shutdown()
-
-
-
-# --------------------------------------------------------------------------- command line
-
-
-class StatusLine:
-    """The progress of ``lumina index --ray`` on stderr: a line redrawn in place on a
-    terminal, one line a minute otherwise (logs of long cluster runs)."""
-
-    def __init__(self, stream=None, interval: float | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval = interval if interval is not None else (0.5 if self.tty else 60.0)
-        self._last = time.monotonic()
-        self._drawn = False
-        self._final = False
-
-    def __call__(self, status: ClusterStatus) -> None:
-        now = time.monotonic()
-        finished = status.done >= status.total
-        if (now - self._last < self.interval and not finished) or (finished and self._final):
-            return
-        self._last = now
-        self._final = finished
-        text = f"index (ray): {status.describe()}"
-        if self.tty:
-            self.stream.write(f"\r\033[K{text}")
-            self._drawn = True
-            if status.done >= status.total:
-                self.stream.write("\n")
-                self._drawn = False
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def line(self, text: str) -> None:
-        if self._drawn:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-        self._drawn = False
-
-    def end(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
