@@ -256,6 +256,9 @@ class AnalysisResult:
     #: ``{channel: note}`` for channels measured not to capture what their name says on
     #: this model (:func:`lumina.models.channel_notes`); shown wherever the channel is.
     channel_notes: dict[str, str] = field(default_factory=dict)
+    #: What this model's answers are evidence of, when its maker says it is limited
+    #: (:func:`lumina.models.model_scope`); shown first wherever the result is.
+    model_scope: str | None = None
 
     @property
     def null(self) -> str:
@@ -359,7 +362,8 @@ class AnalysisResult:
             "model": {"name": fp.model_name,
                       "weights_sha256": fp.model_sha256,
                       **({"channel_notes": dict(self.channel_notes)}
-                         if self.channel_notes else {})},
+                         if self.channel_notes else {}),
+                      **({"scope": self.model_scope} if self.model_scope else {})},
             "parameters": dict(self.parameters),
             "library": self.library.to_json(),
             "channels": {name: ch.to_json() for name, ch in self.channels.items()},
@@ -386,10 +390,12 @@ def _open(library: Library | str | os.PathLike[str]) -> tuple[Library, bool]:
 def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.PathLike[str], *,
                         params: AttributionParams | None = None,
                         channel_notes: dict[str, str] | None = None,
+                        model_scope: str | None = None,
                         **options: object) -> AnalysisResult:
     """Attribute an already computed fingerprint (e.g. to switch the null without
-    fingerprinting the track again). ``channel_notes`` comes from
-    :func:`lumina.models.channel_notes` of the model that made the fingerprint.
+    fingerprinting the track again). ``channel_notes`` and ``model_scope`` come from
+    :func:`lumina.models.channel_notes` and :func:`lumina.models.model_scope` of the model
+    that made the fingerprint.
 
     Parameters
     ----------
@@ -474,6 +480,7 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             library=ref, parameters=parameters, created=_now(),
             warnings=tuple(fp.warnings or ()),
             channel_notes=dict(channel_notes or {}),
+            model_scope=model_scope,
         )
     finally:
         if owned:
@@ -520,7 +527,7 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
     AudioError
         The track cannot be used.
     """
-    from lumina.models import channel_notes
+    from lumina.models import channel_notes, model_scope
 
     options_ = AttributionParams.of(params, **options)
     with Workspace.open(library, fingerprinter=fingerprinter, model=model, device=device,
@@ -528,4 +535,5 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
         fp = ws.fingerprinter.fingerprint_file(Path(track), progress=progress, cancel=cancel,
                                                span=span)
         notes = channel_notes(ws.fingerprinter.model, ws.fingerprinter.composition_rendering)
-        return analyze_fingerprint(fp, ws.library, params=options_, channel_notes=notes)
+        return analyze_fingerprint(fp, ws.library, params=options_, channel_notes=notes,
+                                   model_scope=model_scope(ws.fingerprinter.model))

@@ -324,7 +324,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
     from lumina.analysis import analyze_fingerprint
     from lumina.audio import file_sha256
     from lumina.indexing import collect_audio_files
-    from lumina.models import channel_notes
+    from lumina.models import channel_notes, model_scope
     from lumina.reports.report import write_signed_reports
     from lumina.reports.summary import write_summary
     from lumina.workspace import Workspace
@@ -351,9 +351,11 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         model_obj = fingerprinter.model
         notes = channel_notes(model_obj,
                               fingerprinter.composition_rendering)
+        scope = model_scope(model_obj)
         library_ref = {"name": lib.name, "library_id": lib.manifest.library_id,
                        "digest": library_digest, "songs": len(lib)}
-        model_ref = {"name": model_obj.name, "weights_sha256": model_obj.weights_sha256}
+        model_ref = {"name": model_obj.name, "weights_sha256": model_obj.weights_sha256,
+                     **({"scope": scope} if scope else {})}
         tracks_dir.mkdir(parents=True, exist_ok=True)
         previous = _previous_reports(tracks_dir)
 
@@ -403,7 +405,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                     fp = fingerprinter.fingerprint_loaded(item.audio,
                                                           cancel=cancel)
                     result = analyze_fingerprint(fp, lib, params=policy.attribution_params(),
-                                                 channel_notes=notes)
+                                                 channel_notes=notes, model_scope=scope)
                 except Cancelled:
                     cancelled = True
                     break

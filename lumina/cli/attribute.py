@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from lumina.cli.output import ProgressBar, print_result
+from lumina.errors import LuminaError
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
@@ -94,6 +95,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     check_output_path(args.json, "--json")
     check_output_path(args.markdown, "--markdown")
+    if args.channel_notes and not Path(args.channel_notes).is_dir():
+        # checked now, not after the hour the study takes
+        raise LuminaError(f"--channel-notes: {args.channel_notes} is not a model folder")
     config = ValidationConfig.quick_config() if args.quick else ValidationConfig.full()
     config = dataclasses.replace(config, composition_rendering=args.composition_rendering)
     result = run_validation(config, progress=ProgressBar,
@@ -103,4 +107,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"wrote {write_json(result, args.json)}")
     if args.markdown:
         print(f"wrote {write_markdown(result, args.markdown)}")
+    if args.channel_notes:
+        from lumina.validation.channel_notes import write_channel_notes
+
+        print(f"wrote {write_channel_notes(result, args.channel_notes)}")
     return 0

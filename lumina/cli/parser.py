@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--markdown", metavar="OUT",
                     help="write the table and protocol as Markdown (notes after the marker "
                          "line of an existing file are kept)")
+    va.add_argument("--channel-notes", metavar="MODEL_FOLDER",
+                    help="also write the model folder's channels.json (what each channel was "
+                         "measured to capture, shown beside it in every report) from row 3")
     va.set_defaults(func=cmd_validate)
 
     au = add_verb(sub, "audit", "attribute a folder of tracks: signed reports, verdicts "

@@ -45,12 +45,27 @@ def load_model(spec: str | Path = DEFAULT_MODEL) -> MusicGenModel:
     )
 
 
-__all__ = ["CHANNEL_PATTERNS", "DEFAULT_MODEL", "MusicGenModel", "load_model", "weights_digest"]
+__all__ = ["CHANNEL_PATTERNS", "DEFAULT_MODEL", "MusicGenModel", "channel_notes", "load_model",
+           "model_scope", "weights_digest"]
 
 
 #: A model folder may hold this file: what each channel was *measured* to capture on this
 #: model (DESIGN §1: never label a channel with a meaning the numbers don't back).
 CHANNEL_NOTES_FILE = "channels.json"
+
+
+def model_scope(model: MusicGenModel) -> str | None:
+    """One line on what this model's answers are evidence of, when its folder's notes say
+    they are limited (``"scope"`` in :data:`CHANNEL_NOTES_FILE`; the embedded model: trained
+    on the demo catalog only); None when the folder says nothing."""
+    import json
+
+    folder = Path(getattr(model, "source", "") or "")
+    try:
+        scope = json.loads((folder / CHANNEL_NOTES_FILE).read_text(encoding="utf-8"))["scope"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(scope) if scope else None
 
 
 def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
