@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from lumina.progress import ProgressState, format_clock
+from lumina.reports.findings import answer_lines
 from lumina_app import jobs
 from lumina_app import tasks as task_registry
 from lumina_app.audit_panel import AuditPanel
@@ -141,6 +143,10 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.progress.setMaximumWidth(220)
         self.progress_label = QLabel("")
         self.progress_label.setStyleSheet("color: #9a9ba0;")
+        # A long status must never widen the window past a 1280 px screen: it is cut, and
+        # the whole text is in the tooltip.
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                          QSizePolicy.Policy.Preferred)
         self.strip_channel = QComboBox()
         self.strip_channel.setToolTip("Channel shown in the chunk strip under the waveform")
         for key, name in CHANNEL_NAMES.items():
@@ -176,9 +182,15 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.channel_note.setWordWrap(True)
         self.channel_note.setStyleSheet("color: #f0b450; padding: 2px 4px;")
         self.channel_note.setVisible(False)
+        # The answer first, in the sentence the CLI and the PDF print (lumina.reports).
+        self.answer = QLabel("")
+        self.answer.setWordWrap(True)
+        self.answer.setStyleSheet("font-weight: 600; padding: 2px 4px;")
+        self.answer.setVisible(False)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.answer)
         left_layout.addWidget(self.channel_note)
         left_layout.addWidget(self.table, 1)
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -401,9 +413,13 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
     def _set_result(self, result) -> None:
         self.result = result
         notes = getattr(result, "channel_notes", {}) if result is not None else {}
-        self.channel_note.setText("⚠ " + "  ·  ".join(f"{c.capitalize()}: {n}."
-                                                      for c, n in notes.items()))
-        self.channel_note.setVisible(bool(notes))
+        scope = getattr(result, "model_scope", None) if result is not None else None
+        lines = ([f"Model: {scope}"] if scope else []) + [f"{c.capitalize()}: {n}."
+                                                         for c, n in notes.items()]
+        self.channel_note.setText("⚠ " + "  ·  ".join(lines))
+        self.channel_note.setVisible(bool(lines))
+        self.answer.setText("\n".join(answer_lines(result)) if result is not None else "")
+        self.answer.setVisible(result is not None)
         self.table.set_result(result)
         self.bars.set_result(result)
         self.confidence.set_result(result)

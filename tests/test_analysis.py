@@ -121,8 +121,11 @@ def test_attribute_cli_table_and_json(catalog, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     lines = out.splitlines()
-    assert lines[0].startswith("Band 0 - Tune 0.wav: 1 chunk(s), 3.0 s | model tiny")
-    assert lines[0].endswith("| null empirical") and "library lib: 5 song(s)" in lines[0]
+    # The answer first, one sentence per channel, then the evidence.
+    assert lines[0].startswith("Composition: Tune 0 by Band 0 — ")
+    assert lines[1].startswith("Production: Tune 0 by Band 0 — ") and lines[2] == ""
+    assert lines[3].startswith("Band 0 - Tune 0.wav: 1 chunk(s), 3.0 s | model tiny")
+    assert lines[3].endswith("| null empirical") and "library lib: 5 song(s)" in lines[3]
     assert any(line.startswith("composition: ") and "qualify" in line for line in lines)
     assert any(line.startswith("production: ") for line in lines)
     first_rows = [line for line in lines if line.lstrip().startswith("1 *")]

@@ -140,12 +140,20 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
                  top: int | None = None) -> None:
     """The readable per-channel tables of ``lumina attribute`` (``top`` rows at most, but
     never fewer than the qualifying songs)."""
+    from lumina.reports.findings import answer_lines, percent
+
     out = stream or sys.stdout
     fp = result.fingerprint
     lib = result.library
+    # The answer first, in the words the PDF and the app use; the evidence follows.
+    for line in answer_lines(result):
+        print(line, file=out)
+    print(file=out)
     print(f"{fp.source}: {fp.n_chunks} chunk(s), {fp.duration:.1f} s | model {fp.model_name} "
           f"({fp.model_sha256[:12]}) | library {lib.name}: {lib.songs} song(s), digest "
           f"{lib.digest[:12]} | null {result.null}", file=out)
+    if result.model_scope:
+        print(f"model: {result.model_scope}", file=out)
     for name, ch in result.channels.items():
         print(file=out)
         print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify — "
@@ -153,14 +161,14 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
         if name in result.channel_notes:
             print(f"  note: {result.channel_notes[name]}", file=out)
         print(f"  {'#':>3}    {'id':>5}  {'title':<28} {'artist':<20} {'cosine':>7} {'z':>7} "
-              f"{'conf':>6} {'share':>7}", file=out)
+              f"{'conf':>8} {'share':>7}", file=out)
         rows = ch.influences if top is None else ch.influences[:max(top, ch.n_qualifying)]
         for inf in rows:
             mark = "*" if inf.qualifies else " "
             share = f"{100 * inf.share:6.1f}%" if inf.qualifies else f"{'-':>7}"
             print(f"  {inf.rank:>3} {mark}  {inf.song_id:>5}  {clip(inf.title, 28):<28} "
                   f"{clip(inf.artist, 20):<20} {inf.cosine:>7.3f} {inf.z:>7.2f} "
-                  f"{inf.confidence:>6.3f} {share}", file=out)
+                  f"{percent(inf.confidence):>8} {share}", file=out)
     for name, rows in result.timeline.items():
         print(file=out)
         print(f"timeline ({name}): best match per chunk", file=out)
@@ -168,6 +176,6 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
             mark = "*" if row.qualifies else " "
             print(f"  {format_clock(row.start):>7}-{format_clock(row.end):<7} {mark} "
                   f"{row.song_id:>5}  {clip(row.title, 28):<28} {clip(row.artist, 20):<20} "
-                  f"z {row.z:6.2f}  conf {row.confidence:.3f}", file=out)
+                  f"z {row.z:6.2f}  conf {percent(row.confidence)}", file=out)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

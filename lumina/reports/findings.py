@@ -58,3 +58,29 @@ def signed_findings(predicate: dict[str, Any]) -> list[ChannelFindings]:
                                    n_named=int(ch.get("n_qualifying", len(named))),
                                    library_songs=int(ch.get("n_library", 0))))
     return out
+
+
+def answer_sentence(findings: ChannelFindings) -> str:
+    """The answer of one channel in one sentence, the first thing every view shows.
+
+    "Composition: Quiet Engines (Organ) by LUMINA Demo — 64.0 % of the composition credit
+    (confidence > 99.9 %)", or "Composition: no catalog song stands out from unrelated
+    songs (false-discovery rate ≤ 5 % …)".
+    """
+    label = findings.channel.capitalize()
+    if not findings.named:
+        return (f"{label}: no catalog song stands out from unrelated songs "
+                f"({findings.gate}) — no influence is attributed.")
+    top = findings.named[0]
+    text = (f"{label}: {top.title} by {top.artist} — {percent(top.share)} of the "
+            f"{findings.channel} credit (confidence {percent(top.confidence)})")
+    others = findings.n_named - 1
+    if others > 0:
+        text += f"; {others} more song{'s' if others > 1 else ''} named"
+    return text + "."
+
+
+def answer_lines(result: Any) -> list[str]:
+    """:func:`answer_sentence` of every channel of an analysis result (anything with the
+    report's ``to_json()``), in channel order."""
+    return [answer_sentence(f) for f in signed_findings({"channels": result.to_json()["channels"]})]

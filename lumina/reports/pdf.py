@@ -32,7 +32,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from lumina.reports.findings import gate_words
+from lumina.reports.findings import answer_sentence, gate_words, signed_findings
 from lumina.reports.findings import percent as _pct
 from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE, PDF_SIGNATURE_PROFILE
 from lumina.reports.signing import UnreadableReport
@@ -98,17 +98,12 @@ def _verdict_paragraph(audit: dict[str, Any], st: dict[str, ParagraphStyle]) -> 
 
 def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     out = [_verdict_paragraph(p["audit"], st)] if p.get("audit") else []
-    for name, ch in p["channels"].items():
-        qualifying = [i for i in ch["influences"] if i["qualifies"]]
-        if qualifying:
-            top = max(qualifying, key=lambda i: i["share"])
-            text = (f"<b>{name.capitalize()}:</b> {len(qualifying)} song(s) named "
-                    f"({_esc(gate_words(ch))}); the largest share goes to "
-                    f"<b>{_esc(top['title'])}</b> by {_esc(top['artist'])} "
-                    f"({_pct(top['share'])}, confidence {_pct(top['confidence'])}).")
-        else:
-            text = (f"<b>{name.capitalize()}:</b> no catalog song stands out from unrelated "
-                    f"songs ({_esc(gate_words(ch))}) — no influence is attributed.")
+    if p["model"].get("scope"):
+        out.append(Paragraph(f"<b>Model:</b> <i>{_esc(p['model']['scope'])}</i>", st["body"]))
+    for findings in signed_findings(p):
+        name = findings.channel
+        label, _, rest = answer_sentence(findings).partition(": ")
+        text = f"<b>{_esc(label)}:</b> {_esc(rest)}"
         note = p["model"].get("channel_notes", {}).get(name)
         if note:
             text += f" <i>Read with care: {_esc(note)}.</i>"
