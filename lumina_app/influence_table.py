@@ -36,12 +36,13 @@ __all__ = ["InfluenceTable", "InfluenceTableModel"]
 class InfluenceTableModel(QAbstractTableModel):
     """One row per song of ``AnalysisResult.songs()``.
 
-    Columns: Title, Artist, one share column per channel ("Composition share",
-    "Production share"), Cosine (of the song's best channel), Confidence (highest over the
-    channels). :data:`SORT_ROLE` gives numbers for numeric columns (the confidence column
-    sorts by the best channel's z: the same order, also among songs whose confidence
-    saturated at 100 %) and case-folded text for the others; qualifying songs are bold, the
-    others dimmed.
+    Columns: Title, Artist, then per channel its share ("Composition share": blank where
+    the channel did not name the song) and its confidence ("Composition confidence", with
+    ✓ where the channel's gate named the song), so no cell mixes channels.
+    :data:`SORT_ROLE` gives numbers for numeric columns (a confidence column sorts by the
+    channel's z: the same order, also among songs whose confidence saturated at 100 %) and
+    case-folded text for the others; a cell of a channel that named the song is bold, the
+    title and artist of a song any channel named too, everything else dimmed.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -55,7 +56,8 @@ class InfluenceTableModel(QAbstractTableModel):
 
     @staticmethod
     def _column_keys(channels: Sequence[str]) -> tuple[str, ...]:
-        return ("title", "artist", *(f"share:{c}" for c in channels), "cosine", "confidence")
+        return ("title", "artist",
+                *(key for c in channels for key in (f"share:{c}", f"conf:{c}")))
 
     # -- content ---------------------------------------------------------------------------
     def set_result(self, result: AnalysisResult | None) -> None:
@@ -78,8 +80,14 @@ class InfluenceTableModel(QAbstractTableModel):
 
     @property
     def column_keys(self) -> tuple[str, ...]:
-        """``"title"``, ``"artist"``, ``"share:<channel>"``…, ``"cosine"``, ``"confidence"``."""
+        """``"title"``, ``"artist"``, then ``"share:<channel>"``, ``"conf:<channel>"`` per
+        channel."""
         return self._keys
+
+    @property
+    def default_sort_key(self) -> str:
+        """The first channel's confidence column."""
+        return f"conf:{self._channels[0]}"
 
     def column(self, key: str) -> int:
         """The column index of a key of :attr:`column_keys` (ValueError if absent)."""
@@ -109,18 +117,21 @@ class InfluenceTableModel(QAbstractTableModel):
             return None
         key = self._keys[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            if key.startswith("share:"):
+            kind, _, channel = key.partition(":")
+            if channel:
                 # Two lines keep the numeric columns narrow so titles have room.
-                return f"{key[6:].capitalize()}\nshare"
+                return f"{channel.capitalize()}\n{'share' if kind == 'share' else 'confidence'}"
             return key.capitalize()
         if role == Qt.ItemDataRole.ToolTipRole:
-            null = "empirical" if self._result is None else self._result.null
-            return {
-                "cosine": ("Score of the song's most confident channel: centred cosine "
-                           "(empirical null) or raw cosine (analytic null); now: " + null),
-                "confidence": "Highest confidence Φ(z) over the channels",
-            }.get(key, "Share of the influence among the songs that pass the gate"
-                  if key.startswith("share:") else None)
+            kind, _, channel = key.partition(":")
+            if kind == "share":
+                return (f"Share of the {channel} credit among the songs this channel names "
+                        "(blank: not named)")
+            if kind == "conf":
+                gate = ("" if self._result is None
+                        else f" ({self._result.gate_description})")
+                return (f"Confidence Φ(z) in the {channel} channel; ✓: the gate named the "
+                        f"song{gate}; —: the channel did not list it")
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
@@ -136,12 +147,22 @@ class InfluenceTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return song_tooltip(song)
         if role == Qt.ItemDataRole.FontRole:
-            return self._bold if song.qualifies else None
+            return self._bold if self._named(song, key) else None
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor(*TEXT) if song.qualifies else QColor(*DIM)
+            return QColor(*TEXT) if self._named(song, key) else QColor(*DIM)
         if role == Qt.ItemDataRole.TextAlignmentRole and key not in ("title", "artist"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    @staticmethod
+    def _named(song: SongRow, key: str) -> bool:
+        """Whether the cell speaks for a song that was named: by its channel for a channel
+        column, by any channel for the title and artist."""
+        _, _, channel = key.partition(":")
+        if not channel:
+            return song.qualifies
+        inf = song.channels.get(channel)
+        return inf is not None and inf.qualifies
 
     @staticmethod
     def _display(song: SongRow, key: str) -> str:
@@ -149,12 +170,13 @@ class InfluenceTableModel(QAbstractTableModel):
             return song.title
         if key == "artist":
             return song.artist
-        if key == "cosine":
-            return f"{song.cosine:.3f}"
-        if key == "confidence":
-            return percent(song.confidence)
-        channel = key[6:]
-        return "—" if song.channels.get(channel) is None else percent(song.share(channel))
+        kind, _, channel = key.partition(":")
+        inf = song.channels.get(channel)
+        if kind == "share":
+            return percent(inf.share) if inf is not None and inf.qualifies else ""
+        if inf is None:
+            return "—"
+        return percent(inf.confidence) + (" ✓" if inf.qualifies else "")
 
     @staticmethod
     def _sort_value(song: SongRow, key: str) -> object:
@@ -162,19 +184,20 @@ class InfluenceTableModel(QAbstractTableModel):
             return song.title.casefold()
         if key == "artist":
             return song.artist.casefold()
-        if key == "cosine":
-            return float(song.cosine)
-        if key == "confidence":
-            # The best channel's z: Φ is increasing, so this is the confidence's order, and
-            # it still orders songs whose confidence saturated at 1.0 in float64.
-            return float(song.z)
-        return float(song.share(key[6:]))
+        kind, _, channel = key.partition(":")
+        if kind == "conf":
+            # The channel's z: Φ is increasing, so this is the confidence's order, and it
+            # still orders songs whose confidence saturated at 1.0 in float64.
+            inf = song.channels.get(channel)
+            return float("-inf") if inf is None else float(inf.z)
+        return float(song.share(channel))
 
 
 class InfluenceTable(QTableView):
     """The sortable influence table: a proxy over :class:`InfluenceTableModel`.
 
-    Sorted by confidence, descending, by default; one row selectable at a time.
+    Sorted by the first channel's confidence, descending, by default; one row selectable
+    at a time.
 
     Signals
     -------
@@ -192,7 +215,8 @@ class InfluenceTable(QTableView):
         self.proxy.setSortRole(SORT_ROLE)
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
-        self.sortByColumn(self.source.column("confidence"), Qt.SortOrder.DescendingOrder)
+        self.sortByColumn(self.source.column(self.source.default_sort_key),
+                          Qt.SortOrder.DescendingOrder)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -212,13 +236,13 @@ class InfluenceTable(QTableView):
         header = self.horizontalHeader()
         keys = self.source.column_keys
         section = header.sortIndicatorSection()
-        key = keys[section] if 0 <= section < len(keys) else "confidence"
+        key = keys[section] if 0 <= section < len(keys) else self.source.default_sort_key
         order = header.sortIndicatorOrder()
         self.source.set_result(result)
         # Channels decide the columns: keep sorting by the same column, wherever it is now.
         keys = self.source.column_keys
         if key not in keys:
-            key, order = "confidence", Qt.SortOrder.DescendingOrder
+            key, order = self.source.default_sort_key, Qt.SortOrder.DescendingOrder
         self.sortByColumn(keys.index(key), order)
         self._fit_columns()
         self._update_empty()

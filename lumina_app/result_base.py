@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from lumina.analysis import AnalysisResult, SongRow
+from lumina.reports.findings import percent as report_percent
 
 __all__ = [
     "ACCENT",
@@ -61,7 +62,8 @@ def channel_colour(channel: str, index: int = 0) -> tuple[int, int, int]:
 
 
 def percent(x: float) -> str:
-    return f"{100.0 * x:.1f} %"
+    """One number format in the app, the CLI and the reports."""
+    return report_percent(x)
 
 
 def elide(text: str, n: int = TITLE_CHARS) -> str:

@@ -48,6 +48,8 @@ def _rgb(brush_or_pen) -> tuple[int, int, int]:
 
 
 def test_table_model_lists_every_song_with_formatted_numbers(qtbot, result, own):
+    from lumina.reports.findings import percent
+
     model = InfluenceTableModel()
     assert model.rowCount() == 0 and model.columnCount() == 6
     model.set_result(result)
@@ -55,29 +57,41 @@ def test_table_model_lists_every_song_with_formatted_numbers(qtbot, result, own)
     assert model.rowCount() == len(songs) == 5
     assert [model.song_id_at(r) for r in range(5)] == [s.song_id for s in songs]
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)]
-    assert headers == ["Title", "Artist", "Composition\nshare", "Production\nshare", "Cosine",
-                       "Confidence"]
+    # One column group per channel: no cell mixes channels.
+    assert headers == ["Title", "Artist", "Composition\nshare", "Composition\nconfidence",
+                       "Production\nshare", "Production\nconfidence"]
     row = model.row_of(own)
     shown = [model.data(model.index(row, c)) for c in range(6)]
     first = songs[0]
-    assert shown == ["Long", "Band 4", f"{100 * first.share('composition'):.1f} %",
-                     f"{100 * first.share('production'):.1f} %", f"{first.cosine:.3f}",
-                     f"{100 * first.confidence:.1f} %"]
-    # The track is in the library: cosine 1, and it passes the gate even though a 5-song
-    # library's null rests on two cohort scores (small_cohort_z keeps it conservative).
-    assert shown[4] == "1.000" and first.confidence >= 0.95
-    assert model.data(model.index(row, 4), SORT_ROLE) == first.cosine
+    comp, prod = first.channels["composition"], first.channels["production"]
+    # On a 5-song library the copy is named in one channel only (issue 20's small cohort):
+    # each channel's cells say what that channel decided.
+    assert comp.qualifies or prod.qualifies
+
+    def cells(inf):
+        if not inf.qualifies:
+            return ["", percent(inf.confidence)]
+        return [percent(inf.share), percent(inf.confidence) + " ✓"]
+
+    assert shown == ["Long", "Band 4", *cells(comp), *cells(prod)]
+    assert model.data(model.index(row, 3), SORT_ROLE) == comp.z
     tip = model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
     for name in CHANNELS:
         inf = first.channels[name]
         assert f"{name}: cosine {inf.cosine:.3f}" in tip and f"z {inf.z:.2f}" in tip
     for r, song in enumerate(songs):
-        font = model.data(model.index(r, 0), Qt.ItemDataRole.FontRole)
-        colour = model.data(model.index(r, 0), Qt.ItemDataRole.ForegroundRole)
-        if song.qualifies:
-            assert font.bold() and colour == QColor(*results.TEXT)
-        else:
-            assert font is None and colour == QColor(*results.DIM)
+        for c, key in enumerate(model.column_keys):
+            font = model.data(model.index(r, c), Qt.ItemDataRole.FontRole)
+            colour = model.data(model.index(r, c), Qt.ItemDataRole.ForegroundRole)
+            channel = key.partition(":")[2]
+            inf = song.channels.get(channel) if channel else None
+            named = (inf is not None and inf.qualifies) if channel else song.qualifies
+            if named:
+                assert font.bold() and colour == QColor(*results.TEXT)
+            else:
+                assert font is None and colour == QColor(*results.DIM)
+            if channel and key.startswith("share:") and not named:
+                assert model.data(model.index(r, c)) == ""  # no "0.0 %" for a song not named
     assert any(not s.qualifies for s in songs)  # both styles are exercised
     model.set_result(None)
     assert model.rowCount() == 0 and model.row_of(own) is None
@@ -91,9 +105,13 @@ def test_table_sorts_numerically_both_ways(qtbot, result, own):
     # Default: most confident first, the song itself on top.
     assert table.song_ids()[0] == own
     assert table.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    def z_of(channel):
+        return lambda s: (float("-inf") if s.channels[channel] is None
+                          else s.channels[channel].z)
+
     values = {
-        "confidence": lambda s: s.confidence,
-        "cosine": lambda s: s.cosine,
+        "conf:composition": z_of("composition"),
+        "conf:production": z_of("production"),
         "share:composition": lambda s: s.share("composition"),
         "share:production": lambda s: s.share("production"),
     }
@@ -105,11 +123,6 @@ def test_table_sorts_numerically_both_ways(qtbot, result, own):
         down = [value(by_id[i]) for i in table.song_ids()]
         assert up == sorted(up) and down == sorted(down, reverse=True), key
         assert sorted(table.song_ids()) == sorted(by_id)
-    # Cosines are negative and positive: a text sort would put "-0.0…" before "-0.3…".
-    table.sortByColumn(table.source.column("cosine"), Qt.SortOrder.AscendingOrder)
-    ids = table.song_ids()
-    assert ids[-1] == own
-    assert ids == sorted(by_id, key=lambda i: by_id[i].cosine)
     table.sortByColumn(table.source.column("title"), Qt.SortOrder.AscendingOrder)
     assert [by_id[i].title for i in table.song_ids()] == sorted(s.title for s in by_id.values())
 
