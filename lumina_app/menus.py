@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialog, QMessageBox, QTextBrowser, QVBoxLayout
 
 from lumina_app.settings import DEVICES
 
@@ -87,6 +87,10 @@ def build_menus(window: MainWindow) -> None:
         w.device_actions[choice] = action
 
     menu = w.menuBar().addMenu("&Help")
+    menu.addAction("&Quick start", functools.partial(show_help, w, "quick-start"))
+    menu.addAction("How to &read a report",
+                   functools.partial(show_help, w, "reading-a-report"))
+    menu.addSeparator()
     menu.addAction("&About LUMINA", functools.partial(show_about, w))
 
 
@@ -103,6 +107,31 @@ def fill_recent_menu(window: MainWindow) -> None:
     else:
         menu.addSeparator()
         menu.addAction("Clear list", window.settings.clear_recent)
+
+
+#: Help pages shipped as Markdown in ``lumina_resources/help`` (the text is data, not code).
+HELP_PAGES = {"quick-start": "Quick start", "reading-a-report": "How to read a report"}
+
+
+def help_text(page: str) -> str:
+    """The Markdown of a help page of :data:`HELP_PAGES`."""
+    from lumina_resources import ROOT
+
+    return (ROOT / "help" / f"{page}.md").read_text(encoding="utf-8")
+
+
+def show_help(window: MainWindow, page: str) -> QDialog:
+    """Show a help page in a non-modal dialog (returned, for tests)."""
+    dialog = QDialog(window)
+    dialog.setWindowTitle(HELP_PAGES[page])
+    view = QTextBrowser(dialog)
+    view.setOpenExternalLinks(False)
+    view.setMarkdown(help_text(page))
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(view)
+    dialog.resize(640, 520)
+    dialog.show()
+    return dialog
 
 
 def show_about(window: MainWindow) -> None:

@@ -250,3 +250,19 @@ def test_new_library_with_a_composition_rendering(qtbot, window, tmp_path):
     assert window.library_panel.composition.text() == "shepard-onsets/1 rendering"
     manifest = json.loads((tmp_path / "new" / "manifest.json").read_text())
     assert manifest["composition_rendering"] == "shepard-onsets/1"
+
+
+def test_help_menu_shows_quick_start_and_how_to_read_a_report(qtbot, window):
+    from PySide6.QtWidgets import QTextBrowser
+
+    from lumina_app.menus import HELP_PAGES, show_help
+
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    titles = [a.text().replace("&", "") for a in help_menu.actions() if a.text()]
+    assert "Quick start" in titles and "How to read a report" in titles
+    for page, title in HELP_PAGES.items():
+        dialog = show_help(window, page)
+        qtbot.addWidget(dialog)
+        text = dialog.findChild(QTextBrowser).toPlainText()
+        assert dialog.windowTitle() == title and title in text and len(text) > 400
+        dialog.close()
