@@ -14,16 +14,42 @@ input checks) and turns what escapes it into one line and an exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
-from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
+from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
 from lumina.cli.inputs import Preflight
 from lumina.cli.parser import build_parser
 from lumina.errors import LuminaError, one_line
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "build_parser", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "build_parser", "main"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C: it unwinds through every ``with`` block, so a library
+    writer commits the songs it finished and an interrupted index resumes on the next run."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into :class:`Terminated` while a verb runs (main thread only: Python
+    installs signal handlers nowhere else), then restore the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,12 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Inputs are checked before the verb so a typo fails before a model loads (cli/inputs.py).
     preflight: Preflight | None = getattr(args, "preflight", None)
     try:
-        if preflight is not None:
-            preflight.check(args)
-        code = func(args)
-        if preflight is not None:
-            preflight.finish(args)
-        return code
+        with _sigterm_as_interrupt():
+            if preflight is not None:
+                preflight.check(args)
+            code = func(args)
+            if preflight is not None:
+                preflight.finish(args)
+            return code
+    except Terminated:
+        print("lumina: terminated (finished work is kept; run the same command again to "
+              "resume)", file=sys.stderr)
+        return EXIT_TERMINATED
     except LuminaError as exc:
         print(f"lumina: error: {one_line(exc)}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_ERROR)
