@@ -1,10 +1,12 @@
 """Render the app's main states to PNG files, as a user would see them.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python docs/screenshots.py OUT_DIR
+    xvfb-run -s "-screen 0 2000x1200x24" python docs/screenshots.py OUT_DIR [WxH ...]
 
-Uses the demo library (built on first use, like ``lumina demo``) and the demo query: the
-window is shown empty, with the track loaded, with results and a selected song, and while
-an analysis runs. Nothing here is committed: the README's screenshot is copied by hand.
+Uses the demo library (built on first use, like ``lumina demo``) and the demo query: at each
+window size (default 1280x720 and 1920x1080, the laptop and the desktop the app must fit),
+the window is shown empty, with the track loaded, while an analysis runs, with results and a
+selected song, and with the results of a track unrelated to the catalog (nothing named).
+The PNGs are named ``WxH-N-state.png``; the ones in docs/images/ were made this way.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _settle(app: QApplication, ms: int = 400) -> None:
     loop.exec()
 
 
-def main(out: Path) -> None:
+def main(out: Path, sizes: list[str]) -> None:
     from lumina.demo.run import DEMO_SEED, DEMO_SONG
     from lumina_app.main import MainWindow, apply_dark_theme
     from lumina_app.settings import AppSettings
@@ -40,33 +42,56 @@ def main(out: Path) -> None:
     app = QApplication.instance() or QApplication(sys.argv)
     apply_dark_theme(app)
     window = MainWindow(AppSettings(out / "screenshots.ini"), dialogs=False)
-    window.resize(1440, 860)
     window.show()
-    _settle(app)
-    window.grab().save(str(out / "1-start.png"))
     while window.library is None:
         _settle(app, 500)
     lib = window.library
     query = next(Path(lib.path).parent.glob(f"query-{DEMO_SONG}-seed{DEMO_SEED}.wav"), None)
     if query is None:
         sys.exit(f"run `lumina demo` once first (no demo query in {lib.path.parent})")
-    window.open_track(query)
-    _wait(app, window.trackShown)
-    _settle(app)
-    window.grab().save(str(out / "2-track.png"))
-    window.analyze()
-    _settle(app, 1500)
-    window.grab().save(str(out / "3-analyzing.png"))
-    _wait(app, window.analysisShown)
-    _settle(app)
-    window.grab().save(str(out / "4-results.png"))
-    window.table.select_song(window.table.song_ids()[0])
-    window.views.setCurrentIndex(1)
-    _settle(app)
-    window.grab().save(str(out / "5-selected-confidence.png"))
+    unrelated = out / "unrelated-track.wav"
+    if not unrelated.exists():
+        import soundfile as sf
+
+        from lumina.demo.synth import random_music
+
+        sf.write(unrelated, random_music(12.0, 32000, 4242), 32000)
+    for size in sizes:
+        width, height = (int(v) for v in size.split("x"))
+        window.resize(width, height)
+        _settle(app)
+
+        def shot(name: str, size: str = size) -> None:
+            window.grab().save(str(out / f"{size}-{name}.png"))
+
+        shot("1-start")
+        window.open_track(query)
+        _wait(app, window.trackShown)
+        _settle(app)
+        shot("2-track")
+        window.analyze()
+        _settle(app, 1500)
+        shot("3-analyzing")
+        _wait(app, window.analysisShown)
+        _settle(app)
+        shot("4-results")
+        window.table.select_song(window.table.song_ids()[0])
+        window.views.setCurrentIndex(1)
+        _settle(app)
+        shot("5-selected-confidence")
+        window.views.setCurrentIndex(0)
+        window.open_track(unrelated)
+        _wait(app, window.trackShown)
+        window.analyze()
+        _wait(app, window.analysisShown)
+        _settle(app)
+        shot("6-nothing-named")
+        if window.width() > width:
+            print(f"warning: at {size} the window widened itself to {window.width()} px")
     window.close()
     print("\n".join(str(p) for p in sorted(out.glob("*.png"))))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots"),
+         sys.argv[2:] or ["1280x720", "1920x1080"])

@@ -139,7 +139,11 @@ def test_audit_folder_rows_resume_and_signed_summary(audit_library, submissions,
 
     predicate = verify_report(Path(rows["copy.wav"].report_json)).verified.predicate
     assert predicate["audit"]["verdict"] == "flag"
-    assert "timbre" in predicate["model"]["channel_notes"]["composition"]  # honest labels
+    # Honest labels: the model says it is a demonstration, a channel what it was measured
+    # to capture (or that it was not measured).
+    assert "demonstration model" in predicate["model"]["scope"]
+    for note in predicate["model"].get("channel_notes", {}).values():
+        assert "%" in note or "not been measured" in note
     assert main(["verify", rows["copy.wav"].report_pdf]) == 0
     with open(out / "summary.csv", newline="") as fh:
         table = list(csv.DictReader(fh))

@@ -219,3 +219,41 @@ def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] 
         out[ch]["timbre"] = sum(t.timbre_id == s.timbre_id
                                 for t, s in zip(tops, catalog.songs, strict=True)) / n
     return out
+
+
+@torch.inference_mode()
+def follow_rate(model: MusicGenModel, audio: list[np.ndarray], prompt_seconds: float = 3.0,
+                seconds: float = 10.0, seed: int = 0, temperature: float = 1.0,
+                top_k: int | None = DEFAULT_TOP_K, block_seconds: float = 1.0) -> dict:
+    """Does a continuation follow the song it continues? Measured on the codes, before any
+    decoding: the song's first ``prompt_seconds`` of codes are continued for ``seconds``
+    (seed ``seed + index``) and compared with the song's own next codes.
+
+    A song counts as *followed* when, in every ``block_seconds`` block of the continuation,
+    at least half of the first codebook's codes are the song's (a continuation that drifts
+    after 4 s fails, one that slips by a frame or two does not).
+
+    Returns
+    -------
+    ``{"agreement": [per codebook, mean over songs], "followed": fraction of songs,
+    "per_song": [agreement of all codebooks per song], "prompt_seconds", "seconds"}``.
+    """
+    from lumina.demo.train_decoder import encode_song
+
+    rate = model.frame_rate
+    p0, n = int(round(prompt_seconds * rate)), int(round(seconds * rate))
+    block = max(1, int(round(block_seconds * rate)))
+    agreement, per_song, followed = [], [], []
+    for i, x in enumerate(audio):
+        codes = encode_song(model, np.asarray(x, np.float32)).cpu()
+        if codes.shape[-1] < p0 + n:
+            raise ValueError(f"song {i} is shorter than {prompt_seconds + seconds:g} s")
+        sampled = sample_codes(model, codes[:, :p0], n, seed + i, temperature, top_k)
+        same = (sampled[:, p0:p0 + n] == codes[:, p0:p0 + n]).float()
+        agreement.append(same.mean(dim=-1).tolist())
+        per_song.append(round(float(same.mean()), 4))
+        first = same[0, : (n // block) * block].reshape(-1, block).mean(dim=-1)
+        followed.append(bool((first >= 0.5).all()))
+    return {"agreement": np.round(np.mean(agreement, axis=0), 4).tolist(),
+            "followed": float(np.mean(followed)), "per_song": per_song,
+            "prompt_seconds": prompt_seconds, "seconds": seconds}

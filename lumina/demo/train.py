@@ -3,18 +3,21 @@
 ``python -m lumina.demo.train`` renders the procedural catalog (8 compositions × 4 timbres,
 24 s each), then
 
-1. trains a tiny EnCodec-architecture codec (:func:`lumina.models.tiny.tiny_codec_config`,
-   unchanged) in two phases (see :func:`train_codec`): after a data-dependent
-   initialisation (:func:`data_dependent_init`), a plain autoencoder; then 4-level residual
-   VQ codebooks k-means seeded on the trained encoder's frames
+1. trains a tiny EnCodec-architecture codec (:func:`lumina.models.tiny.tiny_codec_config`:
+   25 Hz frames, 2 residual levels of 64 codes — fewer, coarser codes survive decode →
+   re-encode better, measured in the model card) in two phases (see :func:`train_codec`):
+   after a data-dependent initialisation (:func:`data_dependent_init`), a plain
+   autoencoder; then residual VQ codebooks k-means seeded on the trained encoder's frames
    (:func:`lumina.models.tiny.seed_codebooks`), the encoder frozen, and the decoder trained
    on quantised frames with a multi-resolution log-STFT + waveform L1 loss and a *cycle*
    term asking that decoded audio encode back onto the frames it came from (generated audio
    is decoded and re-encoded before it is fingerprinted, so codes must survive that trip);
 2. freezes the codec, encodes every song 10 s at a time (as the fingerprinter does), and
-   trains the tiny MusicGen decoder with teacher forcing on random windows of those codes,
-   using :meth:`MusicGenModel.per_example_loss` itself as the loss, so training and
-   fingerprinting see the same delay pattern and the same null conditioning;
+   trains the tiny MusicGen decoder with teacher forcing on random 16 s windows of those
+   codes (longer than a query's 3 s prompt + 10 s continuation, so sampling never leaves
+   the positions it was trained on), using :meth:`MusicGenModel.per_example_loss` itself
+   as the loss, so training and fingerprinting see the same delay pattern and the same
+   null conditioning;
 3. writes ``config.json``, ``model.safetensors``, ``MODEL_CARD.md`` and ``training_log.json``
    to ``resources/models/lumina-tiny/``, which :func:`lumina.models.load_model` loads as
    ``lumina-tiny``.
@@ -44,7 +47,14 @@ import numpy as np
 import torch
 
 from lumina.demo.catalog import Catalog, build_catalog
-from lumina.demo.train_codec import AudioSegments, code_usage, codec_report, new_codec, train_codec
+from lumina.demo.train_codec import (
+    AudioSegments,
+    at_reference_level,
+    code_usage,
+    codec_report,
+    new_codec,
+    train_codec,
+)
 from lumina.demo.train_decoder import (
     CHUNK_SECONDS,
     catalog_vs_shuffled_loss,
@@ -56,7 +66,8 @@ from lumina.demo.training import Progress, TrainConfig, deterministic, loss_curv
 from lumina.models.musicgen import MusicGenModel, weights_digest
 from lumina.models.tiny import SAMPLE_RATE, TINY_NAME
 
-__all__ = ["default_output", "main", "render_catalog", "save_model", "train_tiny_model"]
+__all__ = ["codec_settings", "default_output", "main", "render_catalog", "reuse_codec",
+           "save_model", "train_tiny_model"]
 
 
 def render_catalog(catalog: Catalog) -> list[np.ndarray]:
@@ -67,7 +78,8 @@ def render_catalog(catalog: Catalog) -> list[np.ndarray]:
 def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
                      progress: Progress | None = None, budget_s: float | None = None,
                      audio: Sequence[np.ndarray] | None = None,
-                     evaluate: bool = True) -> tuple[MusicGenModel, dict]:
+                     evaluate: bool = True,
+                     codec_from: Path | None = None) -> tuple[MusicGenModel, dict]:
     """Codec, then decoder, trained on ``catalog``; returns the model and the training log.
 
     Parameters
@@ -78,17 +90,23 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
         of it and the decoder what is left. A stage cut short is marked in the log.
     audio : the rendered songs (float32 (S,) each), if already at hand.
     evaluate : also measure the codec and the decoder (costs a few seconds).
+    codec_from : a model folder this recipe wrote before: its codec is reused instead of
+        trained again (the resume point of a run that needs more than one sitting). Every
+        setting the codec depends on must be the same (:func:`codec_settings`).
     """
     config = config or TrainConfig()
     t_start = time.monotonic()
     log: dict = {"config": asdict(config), "timings_s": {}}
     with deterministic(config.seed, config.threads):
         audio = list(audio) if audio is not None else render_catalog(catalog)
+        # What the codec trains on: every song at the level its encoder will see.
+        codec_audio = at_reference_level(audio, config)
         rng = np.random.default_rng(config.seed)
         cal_len = int(config.codec_calibration_seconds * SAMPLE_RATE)
         cal_len = min(cal_len, min(a.size for a in audio))
         starts = [int(rng.integers(0, a.size - cal_len + 1)) for a in audio]
-        calibration = np.stack([a[s:s + cal_len] for a, s in zip(audio, starts, strict=True)])
+        calibration = np.stack([a[s:s + cal_len]
+                                for a, s in zip(codec_audio, starts, strict=True)])
         codec = new_codec(config, calibration)
         decoder = new_decoder(config)
         model = MusicGenModel(name=TINY_NAME, decoder=decoder, codec=codec,
@@ -100,17 +118,26 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
         log["timings_s"]["setup"] = round(time.monotonic() - t_start, 1)
 
         t0 = time.monotonic()
-        total_steps = max(1, config.codec_steps + config.lm_steps)
-        codec_budget = None if budget_s is None else budget_s * config.codec_steps / total_steps
-        segments = AudioSegments(audio, int(config.codec_segment_seconds * SAMPLE_RATE),
-                                 config.seed + 4)
-        codec_losses = train_codec(codec, segments, config.codec_steps, config, calibration,
-                                   progress, codec_budget)
+        if codec_from is not None:
+            earlier = reuse_codec(codec, Path(codec_from), config)
+            for key in ("codec_steps_done", "codec_loss_curve"):
+                log[key] = earlier[key]
+            log["codec_from"] = {"weights_sha256": earlier["weights_sha256"],
+                                 "codec_seconds": earlier["timings_s"].get("codec")}
+        else:
+            total_steps = max(1, config.codec_steps + config.lm_steps)
+            codec_budget = (None if budget_s is None
+                            else budget_s * config.codec_steps / total_steps)
+            segments = AudioSegments(codec_audio,
+                                     int(config.codec_segment_seconds * SAMPLE_RATE),
+                                     config.seed + 4)
+            codec_losses = train_codec(codec, segments, config.codec_steps, config,
+                                       calibration, progress, codec_budget)
+            log["codec_steps_done"] = len(codec_losses)
+            log["codec_loss_curve"] = loss_curve(codec_losses, config.log_every)
         log["timings_s"]["codec"] = round(time.monotonic() - t0, 1)
-        log["codec_steps_done"] = len(codec_losses)
-        log["codec_loss_curve"] = loss_curve(codec_losses, config.log_every)
         if evaluate:
-            log["codec_after"] = codec_report(model, eval_audio)
+            log["codec_after"] = codec_report(model, eval_audio, changes=True)
 
         t0 = time.monotonic()
         codes = [encode_song(model, a) for a in audio]
@@ -130,7 +157,7 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
             real, shuffled = catalog_vs_shuffled_loss(model, codes)
             log["catalog_loss"] = round(real, 4)
             log["shuffled_loss"] = round(shuffled, 4)
-        log["stopped_by_budget"] = (len(codec_losses) < config.codec_steps
+        log["stopped_by_budget"] = (log["codec_steps_done"] < config.codec_steps
                                     or len(lm_losses) < config.lm_steps)
     model.weights_sha256 = weights_digest({"decoder": decoder.state_dict(),
                                            "codec": codec.state_dict()})
@@ -138,6 +165,33 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
     log["weights_sha256"] = model.weights_sha256
     log["timings_s"]["total"] = round(time.monotonic() - t_start, 1)
     return model, log
+
+
+def codec_settings(config: dict) -> dict:
+    """The recorded settings a trained codec depends on: the seed, the catalog and every
+    ``codec_*`` field, plus its codebooks and card."""
+    keys = ("seed", "threads", "n_compositions", "n_timbres", "seconds", "catalog_seed",
+            "codebooks", "card")
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()
+            if k in keys or k.startswith("codec_")}
+
+
+def reuse_codec(codec: torch.nn.Module, folder: Path, config: TrainConfig) -> dict:
+    """Load the codec of ``folder`` (written by this recipe) into ``codec``; returns that
+    folder's training log. Raises ValueError when the folder's codec was trained with other
+    settings than ``config``'s."""
+    from lumina.models.transformers_folder import load_transformers_folder
+
+    with open(folder / "training_log.json", encoding="utf-8") as fh:
+        earlier = json.load(fh)
+    want, have = codec_settings(asdict(config)), codec_settings(earlier["config"])
+    if want != have:
+        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        raise ValueError(f"{folder}: its codec was trained with other settings ({diff})")
+    if earlier.get("codec_steps_done", 0) < config.codec_steps:
+        raise ValueError(f"{folder}: its codec training was cut short")
+    codec.load_state_dict(load_transformers_folder(folder).codec.state_dict())
+    return earlier
 
 
 # --------------------------------------------------------------------------- output
@@ -155,7 +209,14 @@ def _codec_recipe(cfg: dict) -> str:
     ae = int(round(cfg["codec_steps"] * cfg["codec_ae_fraction"]))
     init = ("data-dependent initialisation of every convolution"
             if cfg.get("codec_init", "data") == "data" else "transformers' default init")
-    text = (f"{init}; steps 1–{ae}: plain autoencoder (no quantiser); then RVQ codebooks "
+    invariance = cfg.get("codec_invariance", 0.0)
+    ae_loss = "plain autoencoder (no quantiser)"
+    if invariance > 0:
+        low, high = cfg["codec_noise_snr_db"]
+        ae_loss = (f"autoencoder (no quantiser) plus {invariance:g}·invariance term (how far "
+                   f"the encoder's frames move under white noise at {low:g}–{high:g} dB SNR "
+                   "and under decode → re-encode, over the frames' variance)")
+    text = (f"{init}; steps 1–{ae}: {ae_loss}; then RVQ codebooks "
             f"k-means seeded ({cfg['codec_kmeans_iterations']} iterations) on the trained "
             "encoder's frames of the calibration excerpts; remaining steps: decoder on "
             "quantised frames, loss = multi-resolution log-STFT L1 + spectral convergence + "
@@ -172,6 +233,8 @@ def _codec_recipe(cfg: dict) -> str:
 
 def _card(log: dict, catalog: Catalog) -> str:
     cfg = log["config"]
+    hop = int(np.prod(cfg.get("codec_ratios", (8, 5, 4, 4))))
+    normalize = bool(cfg.get("codec_normalize", False))
     lines = [
         f"# {TINY_NAME}",
         "",
@@ -189,7 +252,9 @@ def _card(log: dict, catalog: Catalog) -> str:
         f"- decoder: {cfg['layers']} layers × hidden {cfg['hidden']}, {cfg['heads']} heads, "
         f"{cfg['codebooks']} codebooks × {cfg['card']} codes; {log['decoder_params']:,} "
         "parameters",
-        f"- codec: `tiny_codec_config()` (32 kHz mono, hop 640 = 50 Hz, 4-level RVQ); "
+        f"- codec: `tiny_codec_config()` (32 kHz mono, hop {hop} = {32000 / hop:g} Hz, "
+        f"{cfg['codebooks']}-level RVQ of {cfg['card']} codes"
+        f"{', loudness normalised to RMS 0.1 per encoded chunk' if normalize else ''}); "
         f"{log['codec_params']:,} parameters",
         "",
         "## Training data",
@@ -235,6 +300,11 @@ def _card(log: dict, catalog: Catalog) -> str:
             f"{before['reencode_stability']} | {after['reencode_stability']} |",
             f"| distinct codes per codebook | {before['distinct_codes']} | "
             f"{after['distinct_codes']} |",
+            *(f"| codes unchanged by {label}, per codebook | | {after[key]} |"
+              for key, label in (("mp3_survival", "MP3 128 kbit/s"),
+                                 ("noise20_survival", "white noise at 20 dB SNR"),
+                                 ("gain_minus6db_survival", "a −6 dB gain change"))
+              if after.get(key) is not None),
             "",
             f"Distinct codes per codebook over the whole catalog: "
             f"{log['distinct_codes_catalog']}.",
@@ -268,19 +338,18 @@ def _card(log: dict, catalog: Catalog) -> str:
                 r = link[ch]
                 lines.append(f"| {ch} | {r['song']:.2f} | {r['composition']:.2f} | "
                              f"{r['timbre']:.2f} |")
+        lines += [""]
+    follow = log.get("follow")
+    if follow:
         lines += [
+            "## Do continuations follow their song?",
             "",
-            "Read these with care (diagnosis measured on the seed-0 model of 1500 codec + "
-            "2000 decoder steps). The same fingerprints find a *real* 10 s excerpt of a song "
-            "(3–13 s) as its source for 24/32 songs (composition channel) and 32/32 "
-            "(production); what fails is the generated continuation: (1) free-running "
-            "sampling follows the memorised song for only 1–4 s before it drifts "
-            "(teacher-forced next-code accuracy ≈ 0.75 on codebook 0), and the expected "
-            "gradient of the model's own samples is zero, so mostly the timbre is left — "
-            "fingerprinting the generated codes directly, without the codec, gave 3/32; "
-            "(2) the tiny codec's decode → re-encode trip changes many codes (table above): "
-            "the real excerpt sent through it is found for only 3/32 (composition) and 7/32 "
-            "(production).",
+            f"The same continuations, compared on the codes before any decoding: the song's "
+            f"codes after its first {follow['prompt_seconds']:g} s against the "
+            f"{follow['seconds']:g} s the model sampled. Codes equal to the song's, per "
+            f"codebook: {follow['agreement']}; songs whose continuation follows them for the "
+            f"whole {follow['seconds']:g} s (at least half of codebook 1 equal in every "
+            f"second): {follow['followed']:.2f}.",
             "",
         ]
     lines += ["## Loss curves", "", "Decoder (step: mean loss of the preceding steps):", ""]
@@ -340,6 +409,55 @@ def _printer(start: float, every: int) -> Progress:
     return show
 
 
+def measure_continuations(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray],
+                          config: TrainConfig, log: dict) -> None:
+    """Continue every catalog song: do the codes follow the song (:func:`follow_rate`), and
+    is the song found from the continuation's fingerprints (:func:`causal_link`)? Adds
+    ``follow`` and ``causal_link`` to ``log``."""
+    from lumina.demo.generate import causal_link, follow_rate
+
+    t0 = time.monotonic()
+    print("measuring continuations (continue every song, compare codes, fingerprint, rank) "
+          "...", flush=True)
+    with deterministic(config.seed, config.threads):
+        log["follow"] = follow_rate(model, audio)
+        log["causal_link"] = causal_link(model, catalog, audio)
+    log["timings_s"]["causal_link"] = round(time.monotonic() - t0, 1)
+    print(f"  codes follow their song for the whole continuation: "
+          f"{log['follow']['followed']:.2f} of songs; agreement per codebook "
+          f"{log['follow']['agreement']}", flush=True)
+    for ch in model.channels:
+        r = log["causal_link"][ch]
+        print(f"  {ch}: top-1 song {r['song']:.2f}, composition {r['composition']:.2f}, "
+              f"timbre {r['timbre']:.2f}", flush=True)
+
+
+def _remeasure(folder: Path) -> int:
+    """Measure a trained model folder again with this code (codec report with MP3 / noise /
+    gain survival, follow rate, causal link) and rewrite its log and card."""
+    from lumina.demo.train_decoder import CHUNK_SECONDS as CHUNK
+    from lumina.models.transformers_folder import load_transformers_folder
+
+    with open(folder / "training_log.json", encoding="utf-8") as fh:
+        log = json.load(fh)
+    cfg = log["config"]
+    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
+                            for k, v in cfg.items()})
+    catalog = build_catalog(cfg["n_compositions"], cfg["n_timbres"], cfg["seconds"],
+                            seed=cfg["catalog_seed"])
+    audio = render_catalog(catalog)
+    model = load_transformers_folder(folder, name=TINY_NAME)
+    eval_audio = [a[: int(CHUNK * SAMPLE_RATE)] for a in audio[:: max(1, len(audio) // 8)]]
+    with deterministic(config.seed, config.threads):
+        log["codec_after"] = codec_report(model, eval_audio, changes=True)
+    measure_continuations(model, catalog, audio, config, log)
+    with open(folder / "training_log.json", "w", encoding="utf-8") as fh:
+        json.dump(log, fh, indent=1)
+    (folder / "MODEL_CARD.md").write_text(_card(log, catalog), encoding="utf-8")
+    print(f"rewrote {folder / 'training_log.json'} and {folder / 'MODEL_CARD.md'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: train and write the embedded model."""
     defaults = TrainConfig()
@@ -363,7 +481,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="skip the final measurement (continue every song, attribute)")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite MODEL_CARD.md of --out from its training_log.json")
+    parser.add_argument("--codec-from", type=Path, default=None, metavar="FOLDER",
+                        help="reuse the codec of a model folder this recipe wrote (same "
+                             "settings) and train only the decoder: the resume point")
+    parser.add_argument("--lm-window", type=int, default=defaults.lm_window,
+                        help="frames per decoder training window")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="measure the model in --out again (codec, continuations) and "
+                             "rewrite its training_log.json and MODEL_CARD.md")
     args = parser.parse_args(argv)
+    if args.remeasure:
+        return _remeasure(args.out or default_output())
     if args.card_only:
         folder = args.out or default_output()
         with open(folder / "training_log.json", encoding="utf-8") as fh:
@@ -377,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig(seed=args.seed, threads=args.threads, n_compositions=args.compositions,
                          n_timbres=args.timbres, seconds=args.seconds,
                          codec_steps=args.codec_steps, lm_steps=args.lm_steps,
-                         hidden=args.hidden, layers=args.layers)
+                         hidden=args.hidden, layers=args.layers, lm_window=args.lm_window)
     out = args.out or default_output()
     start = time.monotonic()
     catalog = build_catalog(config.n_compositions, config.n_timbres, config.seconds,
@@ -387,21 +515,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{config.threads} threads) → {out}", flush=True)
     budget = None if args.minutes is None else 60.0 * args.minutes
     audio = render_catalog(catalog)
-    model, log = train_tiny_model(catalog, config, _printer(start, config.log_every), budget,
-                                  audio=audio)
+    try:
+        model, log = train_tiny_model(catalog, config, _printer(start, config.log_every),
+                                      budget, audio=audio, codec_from=args.codec_from)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.causal_link:
-        from lumina.demo.generate import causal_link
-
-        t0 = time.monotonic()
-        print("measuring the causal link (continue, fingerprint, rank every song) ...",
-              flush=True)
-        with deterministic(config.seed, config.threads):
-            log["causal_link"] = causal_link(model, catalog, audio)
-        log["timings_s"]["causal_link"] = round(time.monotonic() - t0, 1)
-        for ch in model.channels:
-            r = log["causal_link"][ch]
-            print(f"  {ch}: top-1 song {r['song']:.2f}, composition {r['composition']:.2f}, "
-                  f"timbre {r['timbre']:.2f}", flush=True)
+        measure_continuations(model, catalog, audio, config, log)
     save_model(model, log, catalog, out)
     size = sum(f.stat().st_size for f in Path(out).iterdir() if f.is_file())
     print(f"wrote {out} ({size / 1e6:.1f} MB) in {time.monotonic() - start:.0f} s; "

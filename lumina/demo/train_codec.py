@@ -9,7 +9,7 @@ on quantised frames with a multi-resolution log-STFT + waveform L1 loss and a cy
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,13 +18,16 @@ from transformers import EncodecModel
 
 from lumina.demo.training import Progress, TrainConfig, cosine_lr, run_steps
 from lumina.models.musicgen import MusicGenModel
-from lumina.models.tiny import seed_codebooks, tiny_codec_config
+from lumina.models.tiny import REFERENCE_RMS, seed_codebooks, tiny_codec_config
 
 __all__ = [
     "STFT_SIZES",
     "AudioSegments",
+    "at_reference_level",
     "code_stability",
+    "code_survival",
     "code_usage",
+    "invariance_loss",
     "codec_report",
     "data_dependent_init",
     "multires_stft_loss",
@@ -153,10 +156,21 @@ class AudioSegments:
         return torch.from_numpy(out)
 
 
+def at_reference_level(audio: Sequence[np.ndarray], config: TrainConfig) -> list[np.ndarray]:
+    """The songs a codec trains on: each scaled to :data:`REFERENCE_RMS` when the codec
+    normalises (its encoder then only ever sees that level), else unchanged."""
+    if not config.codec_normalize:
+        return [np.asarray(a, dtype=np.float32) for a in audio]
+    return [(a * (REFERENCE_RMS / max(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))),
+                                      1e-8))).astype(np.float32) for a in audio]
+
+
 def new_codec(config: TrainConfig, calibration: np.ndarray) -> EncodecModel:
     """The untrained tiny codec, codebooks k-means-seeded on ``calibration`` (B, S)."""
     torch.manual_seed(config.seed)
-    codec = EncodecModel(tiny_codec_config(card=config.card, codebooks=config.codebooks))
+    codec = EncodecModel(tiny_codec_config(card=config.card, codebooks=config.codebooks,
+                                           ratios=tuple(config.codec_ratios),
+                                           normalize=config.codec_normalize))
     if config.codec_init == "data":
         data_dependent_init(codec, torch.from_numpy(np.asarray(calibration, np.float32)))
     seed_codebooks(codec, torch.from_numpy(np.asarray(calibration, dtype=np.float32)),
@@ -273,6 +287,8 @@ def train_codec(codec: EncodecModel, segments: AudioSegments, steps: int,
             zq = z
         y = codec.decoder(zq)[:, 0, : x.shape[-1]]
         loss = multires_stft_loss(x, y) + config.codec_wave_l1 * (x - y).abs().mean()
+        if not quantised and config.codec_invariance > 0:
+            loss = loss + config.codec_invariance * invariance_loss(codec, x, z, y, config, gen)
         if quantised:
             spread = q.var(dim=(0, 2)).mean() + 1e-12
             if scale_enc > 0:
@@ -292,6 +308,30 @@ def train_codec(codec: EncodecModel, segments: AudioSegments, steps: int,
         # The second phase froze the encoder; a caller may train or probe it again.
         for p in enc_params:
             p.requires_grad_(True)
+
+
+def invariance_loss(codec: EncodecModel, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor,
+                    config: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """How far the encoder's frames move under white noise and under decode → re-encode,
+    over the frames' spread in time (scale-free).
+
+    Why: a code is only as stable as the frame it quantises. Frames that barely move when
+    20 dB of noise is added, or when the decoder's rendering of them is encoded again,
+    keep their codes through both trips once the codebooks are fitted.
+
+    Parameters
+    ----------
+    x : (B, S) audio; z : (B, D, T) ``encoder(x)``; y : (B, S) the decoder's output.
+    """
+    low, high = config.codec_noise_snr_db
+    snr = low + (high - low) * torch.rand(x.shape[0], 1, generator=gen)
+    power = x.pow(2).mean(dim=-1, keepdim=True)
+    noise = torch.randn(x.shape, generator=gen) * (power / 10.0 ** (snr / 10.0)).sqrt()
+    target = z.detach()
+    spread = target.var(dim=(0, 2)).mean() + 1e-12
+    noisy = codec.encoder((x + noise).unsqueeze(1))
+    again = codec.encoder(y.unsqueeze(1))
+    return (F.mse_loss(noisy, target) + F.mse_loss(again, target)) / spread
 
 
 @torch.no_grad()
@@ -319,17 +359,52 @@ def code_stability(model: MusicGenModel, audio: Sequence[np.ndarray]) -> list[fl
 
 
 @torch.no_grad()
-def codec_report(model: MusicGenModel, audio: Sequence[np.ndarray]) -> dict[str, object]:
-    """Reconstruction quality, re-encode stability and code usage on ``audio``."""
+def code_survival(model: MusicGenModel, audio: Sequence[np.ndarray],
+                  change: Callable[[np.ndarray], np.ndarray]) -> list[float]:
+    """Per codebook, the fraction of codes of each signal (S,) that ``change`` leaves alone
+    (``encode(change(x))`` against ``encode(x)``)."""
+    same = torch.zeros(model.num_codebooks)
+    total = 0
+    for x in audio:
+        x = np.asarray(x, np.float32)
+        codes = model.encode(torch.from_numpy(x)[None])
+        y = np.asarray(change(x), np.float32)[: x.size]
+        again = model.encode(torch.from_numpy(np.ascontiguousarray(y))[None])
+        t = min(codes.shape[-1], again.shape[-1])
+        same += (codes[..., :t] == again[..., :t])[0].float().sum(dim=-1)
+        total += t
+    return [round(v, 4) for v in (same / max(total, 1)).tolist()]
+
+
+@torch.no_grad()
+def codec_report(model: MusicGenModel, audio: Sequence[np.ndarray],
+                 changes: bool = False) -> dict[str, object]:
+    """Reconstruction quality, re-encode stability and code usage on ``audio``; with
+    ``changes``, also the codes' survival of MP3 128 kbit/s, white noise at 20 dB SNR and a
+    −6 dB gain change (what the study's robustness row does to a track)."""
     recon = []
     codes = []
     for x in audio:
         c = model.encode(torch.from_numpy(np.asarray(x, np.float32))[None])
         codes.append(c[0])
         recon.append(reconstruction_metrics(x, model.decode(c)[0].numpy()))
-    return {
+    report: dict[str, object] = {
         "spectral_convergence": float(np.mean([r["spectral_convergence"] for r in recon])),
         "log_stft_distance": float(np.mean([r["log_stft_distance"] for r in recon])),
         "reencode_stability": [round(v, 4) for v in code_stability(model, audio)],
         "distinct_codes": code_usage(codes),
     }
+    if changes:
+        from lumina.errors import LuminaError
+        from lumina.validation.transforms import mp3_roundtrip, white_noise
+
+        rate = model.sample_rate
+        try:
+            report["mp3_survival"] = code_survival(model, audio,
+                                                   lambda x: mp3_roundtrip(x, rate, 128))
+        except LuminaError:  # an FFmpeg build without an MP3 encoder: not measured
+            report["mp3_survival"] = None
+        report["noise20_survival"] = code_survival(model, audio,
+                                                   lambda x: white_noise(x, 20.0, 0))
+        report["gain_minus6db_survival"] = code_survival(model, audio, lambda x: 0.5 * x)
+    return report

@@ -120,10 +120,13 @@ def train_decoder(model: MusicGenModel, codes: Sequence[torch.Tensor], steps: in
 
 @torch.no_grad()
 def catalog_vs_shuffled_loss(model: MusicGenModel, codes: Sequence[torch.Tensor],
-                             window: int = 500, seed: int = 0) -> tuple[float, float]:
-    """Mean loss on the first ``window`` frames of each song, and on the same codes with
-    their time order shuffled (one permutation of frames, all codebooks alike)."""
+                             seconds: float = CHUNK_SECONDS, seed: int = 0
+                             ) -> tuple[float, float]:
+    """Mean loss on the first ``seconds`` of each song's codes (one fingerprint chunk), and
+    on the same codes with their time order shuffled (one permutation of frames, all
+    codebooks alike)."""
     rng = np.random.default_rng(seed)
+    window = int(round(seconds * model.frame_rate))
     real, shuffled = [], []
     for c in codes:
         w = c[:, :window]

@@ -36,7 +36,7 @@ Progress = Callable[[str, int, int, float], None]
 class TrainConfig:
     """Everything that determines the trained weights (recorded in the model card).
 
-    The defaults fit the whole run into about 15 minutes on two shared CPU cores.
+    The defaults fit the whole run into well under an hour on two CPU cores.
     """
 
     seed: int = 0
@@ -61,10 +61,19 @@ class TrainConfig:
     codec_ae_fraction: float = 0.4
     codec_encoder_lr_scale: float = 0.0
     codec_kmeans_iterations: int = 20
+    codec_ratios: tuple[int, ...] = (8, 5, 4, 8)  # strides; hop 1280 = 25 Hz frames
+    codec_normalize: bool = False  # unit-RMS songs in training, unit-RMS chunks at encode
+    # autoencoder phase: ‖enc(x + noise) − enc(x)‖² and ‖enc(dec(enc(x))) − enc(x)‖² over the
+    # frames' variance, so frames (and later codes) survive noise and a decode → re-encode
+    codec_invariance: float = 0.0
+    codec_noise_snr_db: tuple[float, float] = (15.0, 35.0)
     # language model
-    lm_steps: int = 2000
+    lm_steps: int = 4000
     lm_batch: int = 8
-    lm_window: int = 500  # frames: 10 s at 50 Hz, one fingerprint chunk
+    # frames: 16 s at 25 Hz, longer than a demo query's prompt + continuation (13 s): the
+    # positions a sampler reaches must have been trained (at 10 s windows, continuations
+    # followed their song exactly until frame 250 and then drifted)
+    lm_window: int = 400
     lm_lr: float = 3e-3
     lm_warmup: int = 20
     lm_weight_decay: float = 0.01
@@ -72,8 +81,8 @@ class TrainConfig:
     layers: int = 3
     hidden: int = 128
     heads: int = 4
-    codebooks: int = 4
-    card: int = 256
+    codebooks: int = 2
+    card: int = 64
     log_every: int = 10
 
 

@@ -89,6 +89,12 @@ def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
                 "separates": False,
                 "note": f"the composition channel on the {composition_rendering} rendering "
                         f"has not been measured on {getattr(model, 'name', 'this model')}"}
+        name_of = getattr(model, "name", "this model")
+        for missing in set(getattr(model, "channels", ())) - set(channels):
+            # The file speaks for these weights but not for this channel: say so.
+            channels[missing] = {"separates": False,
+                                 "note": f"the {missing} channel has not been measured on "
+                                         f"{name_of}"}
         return {str(name): str(entry["note"]) for name, entry in channels.items()
                 if not entry.get("separates", True) and entry.get("note")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -175,7 +175,8 @@ class MusicGenModel:
         x = audio.to(self.device, torch.float32).unsqueeze(1)
         if self.codec.config.normalize:
             scale = x.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-8
-            x = x / scale
+            # EnCodec scales to RMS 1; a codec may name another level (lumina-tiny: 0.1).
+            x = x / scale * float(getattr(self.codec.config, "reference_rms", 1.0))
         residual = self.codec.encoder(x)
         codes = []
         # Residual quantisation level by level, for exactly the decoder's number of

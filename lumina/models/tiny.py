@@ -25,22 +25,38 @@ def tiny_decoder_config(layers: int = 3, hidden: int = 128, heads: int = 4,
                           card=card)
 
 
-def tiny_codec_config(card: int = CARD, codebooks: int = 4) -> EncodecConfig:
-    frame_rate = 50  # 32 kHz / hop 640, as in MusicGen's codec
+#: The codec's strides, encoder order reversed (EnCodec's ``upsampling_ratios``): their
+#: product is the hop. 640 = 50 Hz frames at 32 kHz, as in MusicGen's codec (the shipped
+#: lumina-tiny uses 1280 = 25 Hz, see :class:`lumina.demo.training.TrainConfig`).
+DEFAULT_RATIOS = (8, 5, 4, 4)
+#: RMS a normalising tiny codec scales every encoded chunk to: the demo catalog's level
+#: (songs peak at 0.9 with an RMS of 0.09–0.22), so decoded audio stays inside [−1, 1].
+REFERENCE_RMS = 0.1
+
+
+def tiny_codec_config(card: int = CARD, codebooks: int = 4,
+                      ratios: tuple[int, ...] = DEFAULT_RATIOS,
+                      normalize: bool = False) -> EncodecConfig:
+    """The tiny EnCodec config: ``codebooks`` residual levels of ``card`` codes each, one
+    frame per ``prod(ratios)`` samples; ``normalize``: the encoder sees audio scaled to unit
+    RMS (:meth:`MusicGenModel.encode`), so a gain change leaves the codes alone."""
+    frame_rate = SAMPLE_RATE / float(np.prod(ratios))
     bits = int(np.log2(card))
     return EncodecConfig(
         sampling_rate=SAMPLE_RATE,
         audio_channels=1,
         num_filters=8,
         num_residual_layers=1,
-        upsampling_ratios=[8, 5, 4, 4],
+        upsampling_ratios=list(ratios),
         codebook_size=card,
         hidden_size=32,
         codebook_dim=32,
         # exactly `codebooks` levels at this bandwidth (kbps)
         target_bandwidths=[codebooks * frame_rate * bits / 1000.0],
         num_lstm_layers=1,
-        normalize=False,
+        normalize=normalize,
+        # read by MusicGenModel.encode; EnCodec's own normalisation scales to RMS 1
+        reference_rms=REFERENCE_RMS if normalize else 1.0,
         use_causal_conv=True,
     )
 

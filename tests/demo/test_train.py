@@ -100,17 +100,49 @@ def test_shipped_weights_match_the_model_card(shipped):
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     assert config["lumina"]["weights_sha256"] == shipped.weights_sha256
     assert shipped.name == "lumina-tiny"
-    assert (shipped.num_codebooks, shipped.card, shipped.sample_rate) == (4, 256, 32000)
+    recipe = TrainConfig()
+    assert (shipped.num_codebooks, shipped.card, shipped.sample_rate) == (
+        recipe.codebooks, recipe.card, 32000)
+    assert shipped.codec.config.hop_length == int(np.prod(recipe.codec_ratios))
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
     assert size <= MAX_FOLDER_BYTES
 
 
 def test_shipped_codes_use_many_values(catalog_codes):
     usage = code_usage(catalog_codes)
-    assert len(usage) == 4
-    assert min(usage) >= 64, usage
+    assert len(usage) == TrainConfig().codebooks
+    assert min(usage) >= 0.75 * TrainConfig().card, usage
 
 
 def test_shipped_decoder_learned_the_catalog(shipped, catalog_codes):
     real, shuffled = catalog_vs_shuffled_loss(shipped, catalog_codes)
     assert real < 0.6 * shuffled, (real, shuffled)
+
+
+@pytest.fixture(scope="module")
+def catalog_audio():
+    """The first 10 s of 8 catalog songs (one per composition), as the model card measures."""
+    cat = build_catalog()
+    songs = [s for s in cat.songs if s.timbre_id == s.composition_id % 4]
+    return cat, [cat.render(s) for s in songs]
+
+
+def test_shipped_codec_codes_survive_a_round_trip(shipped, catalog_audio):
+    from lumina.demo.train_codec import code_stability
+
+    _, audio = catalog_audio
+    kept = code_stability(shipped, [a[: 10 * 32000] for a in audio])
+    # Measured on the shipped weights (model card): codebook 1 keeps ~0.87, all ~0.76.
+    # Floors, not the issue's goals (0.95 / 0.80, missed and reported): a regression trips.
+    assert kept[0] >= 0.80 and float(np.mean(kept)) >= 0.70, kept
+
+
+def test_shipped_continuations_follow_their_song(shipped, catalog_audio):
+    from lumina.demo.generate import follow_rate
+
+    torch.set_num_threads(1)
+    _, audio = catalog_audio
+    follow = follow_rate(shipped, audio)
+    # Measured on all 32 songs: 0.69 followed for the whole 10 s (the former model: drift
+    # after 1-4 s, because sampling ran past the positions it was trained on).
+    assert follow["followed"] >= 0.5, follow

@@ -150,12 +150,16 @@ def test_channel_notes_come_from_the_model_folder(tmp_path, tiny_model):
     import dataclasses
     import json
 
-    from lumina.models import channel_notes, load_model
+    from lumina.models import channel_notes, load_model, model_scope
 
-    shipped = channel_notes(load_model("lumina-tiny"))
-    assert set(shipped) == {"composition", "production"}
-    assert "timbre" in shipped["composition"] and "%" in shipped["composition"]
+    embedded = load_model("lumina-tiny")
+    # Every channel of the shipped model either separates (no note) or says what it was
+    # measured to do, or that it was not measured; the model says it is a demonstration.
+    for name, note in channel_notes(embedded, "shepard/1").items():
+        assert name in embedded.channels and ("%" in note or "not been measured" in note)
+    assert "demonstration model" in model_scope(embedded)
     assert channel_notes(tiny_model) == {}  # built in memory: nothing measured
+    assert model_scope(tiny_model) is None
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "channels.json").write_text(json.dumps({"channels": {
