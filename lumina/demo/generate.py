@@ -257,3 +257,47 @@ def follow_rate(model: MusicGenModel, audio: list[np.ndarray], prompt_seconds: f
     return {"agreement": np.round(np.mean(agreement, axis=0), 4).tolist(),
             "followed": float(np.mean(followed)), "per_song": per_song,
             "prompt_seconds": prompt_seconds, "seconds": seconds}
+
+
+def where_the_source_is_lost(model: MusicGenModel, audio: list[np.ndarray],
+                             prompt_seconds: float = 3.0, seconds: float = 10.0,
+                             seed: int = 0) -> dict:
+    """Top-1 rate of the source song, per channel (plain mode: both channels on the codes),
+    for three queries per song, to tell the model's part from the codec's and the
+    fingerprint's: the continuation's sampled codes (no codec trip), the same continuation
+    decoded and encoded again (what a user's file gives), and the song's own excerpt at the
+    same place (``prompt_seconds`` to ``prompt_seconds + seconds``).
+
+    Returns
+    -------
+    ``{"sampled_codes": {channel: rate}, "round_trip": {...}, "real_excerpt": {...}}``.
+    """
+    from lumina.demo.train_decoder import encode_song
+    from lumina.fingerprint.fingerprinter import Fingerprinter
+
+    fp = Fingerprinter(model, device="cpu")
+    mats = {}
+    library = [fp.fingerprint_audio(a) for a in audio]
+    for ch in model.channels:
+        m = np.stack([f.channels[ch] for f in library]).astype(np.float64)
+        mats[ch] = m / np.linalg.norm(m, axis=1, keepdims=True).clip(1e-30)
+    rate, hop = model.frame_rate, int(model.codec.config.hop_length)
+    p0, n = int(round(prompt_seconds * rate)), int(round(seconds * rate))
+    hits = {k: dict.fromkeys(model.channels, 0)
+            for k in ("sampled_codes", "round_trip", "real_excerpt")}
+    for i, x in enumerate(audio):
+        x = np.asarray(x, np.float32)
+        codes = encode_song(model, x).cpu()
+        sampled = sample_codes(model, codes[:, :p0], n, seed + i)
+        decoded = model.decode(sampled[None])[:, p0 * hop:(p0 + n) * hop]
+        queries = {"sampled_codes": sampled[None, :, p0:p0 + n],
+                   "round_trip": model.encode(decoded),
+                   "real_excerpt": model.encode(torch.from_numpy(
+                       x[p0 * hop:(p0 + n) * hop])[None])}
+        for key, q in queries.items():
+            vectors, _ = fp.fingerprint_codes(q)
+            for ch in model.channels:
+                v = vectors[ch][0]
+                hits[key][ch] += int(np.argmax(mats[ch] @ (v / max(np.linalg.norm(v), 1e-30)))
+                                     == i)
+    return {k: {ch: c / len(audio) for ch, c in d.items()} for k, d in hits.items()}

@@ -352,6 +352,19 @@ def _card(log: dict, catalog: Catalog) -> str:
             f"second): {follow['followed']:.2f}.",
             "",
         ]
+    lost = log.get("source_lost")
+    if lost:
+        words = {"sampled_codes": "the continuation's sampled codes, no codec trip",
+                 "round_trip": "the same continuation decoded and encoded again (a file)",
+                 "real_excerpt": "the song's own audio at the same place (3–13 s)"}
+        lines += ["## Where the source is lost", "",
+                  "Source song top-1, per channel (plain mode), for three queries per song:",
+                  "", "| query | " + " | ".join(lost[next(iter(lost))]) + " |",
+                  "|---|" + "---|" * len(lost[next(iter(lost))])]
+        for key, rates in lost.items():
+            lines.append(f"| {words.get(key, key)} | "
+                         + " | ".join(f"{v:.2f}" for v in rates.values()) + " |")
+        lines.append("")
     lines += ["## Loss curves", "", "Decoder (step: mean loss of the preceding steps):", ""]
     lines.append(", ".join(f"{s}: {v:.3f}" for s, v in log["lm_loss_curve"]))
     lines += ["", "Codec:", ""]
@@ -448,8 +461,15 @@ def _remeasure(folder: Path) -> int:
     audio = render_catalog(catalog)
     model = load_transformers_folder(folder, name=TINY_NAME)
     eval_audio = [a[: int(CHUNK * SAMPLE_RATE)] for a in audio[:: max(1, len(audio) // 8)]]
+    from lumina.demo.generate import where_the_source_is_lost
+    from lumina.demo.train_decoder import catalog_vs_shuffled_loss, encode_song
+
     with deterministic(config.seed, config.threads):
         log["codec_after"] = codec_report(model, eval_audio, changes=True)
+        real, shuffled = catalog_vs_shuffled_loss(model, [encode_song(model, a)
+                                                          for a in audio])
+        log["catalog_loss"], log["shuffled_loss"] = round(real, 4), round(shuffled, 4)
+        log["source_lost"] = where_the_source_is_lost(model, audio)
     measure_continuations(model, catalog, audio, config, log)
     with open(folder / "training_log.json", "w", encoding="utf-8") as fh:
         json.dump(log, fh, indent=1)

@@ -376,13 +376,15 @@ def _attach(pdf: bytes, envelope: dict[str, Any], path: Path,
 def attached_envelope(pdf: bytes, name: str) -> bytes:
     """The signed JSON attached to a LUMINA PDF (bytes), or :class:`UnreadableReport`."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         attachments = PdfReader(io.BytesIO(pdf)).attachments
         data = attachments.get(ATTACHMENT_NAME)
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError):
-        # pypdf raises AttributeError on some damaged object trees (found by fuzzing).
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError):
+        # pypdf raises AttributeError on some damaged object trees and LimitReachedError
+        # (not a PdfReadError) on a stream declaring more bytes than it has (both found by
+        # fuzzing).
         raise UnreadableReport(f"{name}: damaged PDF") from None
     if not data:
         raise UnreadableReport(f"{name}: PDF without an attached LUMINA report")

@@ -38,6 +38,12 @@ def notes_from_study(result: dict[str, Any]) -> dict[str, Any]:
     protocol = result["protocol"]
     model = protocol["model"]["name"]
     rendering = protocol["config"].get("composition_rendering") or "plain"
+    if rendering != "plain":
+        # The study records the name a user typed ("shepard"); notes are looked up by the
+        # rendering's versioned id ("shepard/1"), what fingerprints and libraries record.
+        from lumina.fingerprint.rendering import get_rendering
+
+        rendering = get_rendering(rendering).id
     details = result["details"]["separation"]
     comp_row, prod_row = _row(result, "3.composition"), _row(result, "3.production")
     if comp_row is None or prod_row is None:

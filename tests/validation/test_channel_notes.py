@@ -26,7 +26,7 @@ class _Model:
 
 
 def test_notes_follow_the_measured_fractions():
-    notes = notes_from_study(_study("shepard/1", comp=0.91, prod=0.4))
+    notes = notes_from_study(_study("shepard", comp=0.91, prod=0.4))
     assert notes["renderings"]["shepard/1"]["composition"]["separates"] is True
     assert notes["channels"]["production"]["separates"] is False
     assert "40%" in notes["channels"]["production"]["note"]
