@@ -30,7 +30,10 @@ from lumina_app.result_base import (
     song_tooltip,
 )
 
-__all__ = ["InfluenceTable", "InfluenceTableModel"]
+__all__ = ["CHANNEL_ABBREVIATIONS", "InfluenceTable", "InfluenceTableModel"]
+
+#: Header abbreviations of the channels (the legend and tooltips spell them out).
+CHANNEL_ABBREVIATIONS = {"composition": "Comp.", "production": "Prod."}
 
 
 class InfluenceTableModel(QAbstractTableModel):
@@ -119,8 +122,10 @@ class InfluenceTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             kind, _, channel = key.partition(":")
             if channel:
-                # Two lines keep the numeric columns narrow so titles have room.
-                return f"{channel.capitalize()}\n{'share' if kind == 'share' else 'confidence'}"
+                # Short, two-line headers keep the numeric columns narrow so titles have room
+                # at 1280 px; the tooltip says it in full.
+                label = "share" if kind == "share" else "conf."
+                return f"{CHANNEL_ABBREVIATIONS.get(channel, channel)}\n{label}"
             return key.capitalize()
         if role == Qt.ItemDataRole.ToolTipRole:
             kind, _, channel = key.partition(":")
@@ -261,7 +266,7 @@ class InfluenceTable(QTableView):
         artist = self.source.column("artist") if "artist" in self.source.column_keys else -1
         if artist >= 0:
             header.setSectionResizeMode(artist, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(artist, 110)
+            header.resizeSection(artist, 90)
 
     def song_id_at(self, view_row: int) -> int:
         """The song id shown on a row of the view (sorted order)."""

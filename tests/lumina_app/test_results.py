@@ -58,8 +58,11 @@ def test_table_model_lists_every_song_with_formatted_numbers(qtbot, result, own)
     assert [model.song_id_at(r) for r in range(5)] == [s.song_id for s in songs]
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)]
     # One column group per channel: no cell mixes channels.
-    assert headers == ["Title", "Artist", "Composition\nshare", "Composition\nconfidence",
-                       "Production\nshare", "Production\nconfidence"]
+    assert headers == ["Title", "Artist", "Comp.\nshare", "Comp.\nconf.", "Prod.\nshare",
+                       "Prod.\nconf."]
+    tips = [model.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+            for c in range(2, 6)]
+    assert "composition credit" in tips[0] and "production channel" in tips[3]
     row = model.row_of(own)
     shown = [model.data(model.index(row, c)) for c in range(6)]
     first = songs[0]
