@@ -66,6 +66,25 @@ def write_song(path, seconds: float, seed: int, rate: int = 32000):
     return path
 
 
+def wait_for_committed_songs(proc, lib_path, at_least: int, timeout_s: float) -> int:
+    """Poll the library a subprocess is indexing into until it holds ``at_least`` committed
+    songs, the process ends or ``timeout_s`` passes; returns the last count seen."""
+    import time
+
+    from lumina.library import Library
+
+    committed = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (lib_path / "manifest.json").exists():
+            with Library.open(lib_path, repair=False) as lib:
+                committed = len(lib)
+            if committed >= at_least:
+                break
+        time.sleep(0.01)
+    return committed
+
+
 @pytest.fixture(scope="session")
 def fingerprinter(tiny_model):
     from lumina.fingerprint.fingerprinter import Fingerprinter

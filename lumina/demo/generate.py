@@ -14,12 +14,16 @@ the model saw in training (see :meth:`MusicGenModel.per_example_loss`).
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from lumina.demo.catalog import Catalog, Song
 from lumina.models.musicgen import MusicGenModel
+
+if TYPE_CHECKING:
+    from lumina.fingerprint.fingerprinter import Fingerprinter
 
 DEFAULT_TOP_K = 32
 UNKNOWN = -1
@@ -170,6 +174,18 @@ def generate_query(model: MusicGenModel, catalog: Catalog, song: Song,
     return continue_song(model, prompt, seconds, seed, temperature, top_k)
 
 
+def unit_song_matrices(fingerprinter: Fingerprinter,
+                       audio: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every song fingerprinted, per channel a (N, D) float64 matrix of unit rows: a
+    query's cosines with all songs are one product."""
+    library = [fingerprinter.fingerprint_audio(a) for a in audio]
+    out = {}
+    for ch in fingerprinter.model.channels:
+        m = np.stack([f.channels[ch] for f in library]).astype(np.float64)
+        out[ch] = m / np.linalg.norm(m, axis=1, keepdims=True).clip(1e-30)
+    return out
+
+
 def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] | None = None,
                 prompt_seconds: float = 3.0, seconds: float = 10.0, seed: int = 0,
                 temperature: float = 1.0, top_k: int | None = DEFAULT_TOP_K) -> dict:
@@ -190,13 +206,9 @@ def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] 
 
     audio = audio if audio is not None else [catalog.render(s) for s in catalog.songs]
     fp = Fingerprinter(model, device="cpu")
-    library = [fp.fingerprint_audio(a) for a in audio]
+    mats = unit_song_matrices(fp, audio)
     out: dict = {"songs": [s.id for s in catalog.songs], "prompt_seconds": prompt_seconds,
                  "seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k}
-    mats = {ch: np.stack([f.channels[ch] for f in library]).astype(np.float64)
-            for ch in model.channels}
-    mats = {ch: m / np.linalg.norm(m, axis=1, keepdims=True).clip(1e-30)
-            for ch, m in mats.items()}
     for ch in model.channels:
         out[ch] = {"ranks": [], "top_song": []}
     for i, song in enumerate(catalog.songs):
@@ -276,11 +288,7 @@ def where_the_source_is_lost(model: MusicGenModel, audio: list[np.ndarray],
     from lumina.fingerprint.fingerprinter import Fingerprinter
 
     fp = Fingerprinter(model, device="cpu")
-    mats = {}
-    library = [fp.fingerprint_audio(a) for a in audio]
-    for ch in model.channels:
-        m = np.stack([f.channels[ch] for f in library]).astype(np.float64)
-        mats[ch] = m / np.linalg.norm(m, axis=1, keepdims=True).clip(1e-30)
+    mats = unit_song_matrices(fp, audio)
     rate, hop = model.frame_rate, int(model.codec.config.hop_length)
     p0, n = int(round(prompt_seconds * rate)), int(round(seconds * rate))
     hits = {k: dict.fromkeys(model.channels, 0)

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import soundfile as sf
 
 from lumina.cli import EXIT_TERMINATED, main
 from lumina.library import Library, verify
+from tests.conftest import wait_for_committed_songs
 
 
 def test_sigterm_mid_index_keeps_finished_songs_and_a_rerun_resumes(
@@ -31,16 +31,9 @@ def test_sigterm_mid_index_keeps_finished_songs_and_a_rerun_resumes(
         [sys.executable, "-m", "lumina.cli", "index", str(folder), "--library", str(lib_path),
          "--model", str(model_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    committed = 0
-    deadline = time.monotonic() + 240  # model load and first songs on a loaded machine
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if (lib_path / "manifest.json").exists():
-                with Library.open(lib_path, repair=False) as lib:
-                    committed = len(lib)
-                if committed >= 2:
-                    break
-            time.sleep(0.02)
+        # model load and the first songs can take minutes on a loaded machine
+        committed = wait_for_committed_songs(proc, lib_path, at_least=2, timeout_s=240)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:

@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import soundfile as sf
 
 from lumina.cli import main
 from lumina.library import Library, verify
+from tests.conftest import wait_for_committed_songs
 
 CHANNELS = ("composition", "production")
 
@@ -174,16 +174,8 @@ def test_driver_kill_9_leaves_a_verifiable_library_and_a_rerun_finishes(
         [sys.executable, "-m", "lumina.cli", "index", str(folder), "--library", str(lib_path),
          "--model", str(model_dir), "--ray", ray_address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    committed = 0
-    deadline = time.monotonic() + 90
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if (lib_path / "manifest.json").exists():
-                with Library.open(lib_path, repair=False) as lib:
-                    committed = len(lib)
-                if committed >= 2:
-                    break
-            time.sleep(0.01)
+        committed = wait_for_committed_songs(proc, lib_path, at_least=2, timeout_s=90)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
