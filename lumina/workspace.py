@@ -29,6 +29,7 @@ from lumina.library import (
     Library,
     LibraryError,
     composition_rendering_for,
+    output_function_for,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ def fingerprinter_for(library: Library, *,
     library accepts.
 
     The model is ``model`` (a loaded model, or a name or folder to load) or else the one
-    recorded in the manifest (else the embedded default); projection, chunking and the
-    composition rendering come from the manifest.
+    recorded in the manifest (else the embedded default); projection, chunking, the
+    composition rendering and the output function come from the manifest.
 
     Raises
     ------
@@ -81,7 +82,8 @@ def fingerprinter_for(library: Library, *,
     return Fingerprinter(loaded, device=device, batch_size=batch_size, dim=mf.dim,
                          seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
                          blocks=mf.projection_blocks,
-                         composition_rendering=mf.composition_rendering)
+                         composition_rendering=mf.composition_rendering,
+                         output_function=mf.output_function)
 
 
 def refuse_empty(library: Library) -> None:
@@ -160,7 +162,8 @@ class Workspace:
                        model: str | os.PathLike[str] | None = None,
                        loaded_model: MusicGenModel | None = None,
                        device: str | None = None, batch_size: int | None = None,
-                       composition_rendering: str | None = None) -> Workspace:
+                       composition_rendering: str | None = None,
+                       output_function: str | None = None) -> Workspace:
         """Open the library at ``path`` to index into it, or create it for a model.
 
         Parameters
@@ -172,6 +175,8 @@ class Workspace:
         composition_rendering : a rendering name, ``"plain"`` or None: the library's, or the
             default for a new library. Refused before the model loads when the library was
             built with another.
+        output_function : an output function name (``tempered``, ``loss``) or None: the
+            library's, or the default for a new library; refused like a rendering.
 
         Raises
         ------
@@ -183,11 +188,13 @@ class Workspace:
         folder = Path(path).expanduser()
         manifest = read_manifest_if_any(folder)
         rendering = composition_rendering_for(manifest, composition_rendering)
+        output = output_function_for(manifest, output_function)
         spec = model or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
         spec = str(spec)
         loaded = loaded_model if loaded_model is not None else load_model(spec)
         fingerprinter = Fingerprinter(loaded, device=device, batch_size=batch_size,
-                                      composition_rendering=rendering)
+                                      composition_rendering=rendering,
+                                      output_function=output)
         recorded = model_spec_for_manifest(spec)
         lib = Library.open_or_create(folder, identity_of_fingerprinter(fingerprinter),
                                      model_spec=recorded)

@@ -75,13 +75,19 @@ def song(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("rendering", [None, "shepard"])
-def test_fingerprint_matches_the_golden_file(tiny_model, song, rendering):
+@pytest.mark.parametrize(("rendering", "output", "name"), [
+    # the paper's loss: the files written before output functions existed, unchanged
+    (None, "loss", "fingerprint-plain.json"),
+    ("shepard", "loss", "fingerprint-shepard.json"),
+    # the default output function (issue 19)
+    (None, "tempered", "fingerprint-plain-tempered.json"),
+])
+def test_fingerprint_matches_the_golden_file(tiny_model, song, rendering, output, name):
     from lumina.fingerprint.fingerprinter import Fingerprinter
 
-    fp = Fingerprinter(tiny_model, device="cpu", composition_rendering=rendering
-                       ).fingerprint_file(song)
-    _check(f"fingerprint-{rendering or 'plain'}.json", _fingerprint_json(fp))
+    fp = Fingerprinter(tiny_model, device="cpu", composition_rendering=rendering,
+                       output_function=output).fingerprint_file(song)
+    _check(name, _fingerprint_json(fp))
 
 
 def test_report_payload_matches_the_golden_file(catalog, fingerprinter):

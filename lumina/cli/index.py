@@ -69,7 +69,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     # A rendering the library refuses fails before the model is loaded.
     ws = Workspace.open_or_create(library_path, model=args.model, device=args.device,
                                   batch_size=args.batch_size,
-                                  composition_rendering=args.composition_rendering)
+                                  composition_rendering=args.composition_rendering,
+                                  output_function=args.output_function)
     lib = ws.library
     bar = ProgressBar("index")
 
@@ -106,6 +107,7 @@ def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path]
     try:
         summary = index_on_ray(library_path, files, model=args.model, address=address,
                                composition_rendering=args.composition_rendering,
+                               output_function=args.output_function,
                                ship_audio=args.ship_audio, device=args.device,
                                batch_size=args.batch_size, progress=progress, report=report,
                                say=status.line)
@@ -118,6 +120,7 @@ def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path]
 
 
 def cmd_library(args: argparse.Namespace) -> int:
+    from lumina.fingerprint.output import output_function_words
     from lumina.library import Library, verify
 
     path = Path(args.library).expanduser()
@@ -152,6 +155,7 @@ def cmd_library(args: argparse.Namespace) -> int:
             rendering = info.get("composition_rendering")
             print("composition " + (f"on the {rendering} rendering (timbre-neutral)"
                                     if rendering else "on the audio itself (the paper's mode)"))
+            print(f"gradient    of {output_function_words(info.get('output_function'))}")
             print(f"songs       {info['songs']} live, {info['removed']} removed "
                   f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
                   "of matrices")

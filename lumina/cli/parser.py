@@ -31,6 +31,11 @@ def add_verb(sub: argparse._SubParsersAction, name: str, summary: str, descripti
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lumina.fingerprint.output import (
+        DEFAULT_OUTPUT_FUNCTION,
+        OUTPUT_FUNCTIONS,
+        PAPER_OUTPUT_FUNCTION,
+    )
     from lumina.fingerprint.rendering import RENDERINGS
     from lumina.library import DEFAULT_COMPOSITION_RENDERING, PLAIN_RENDERING
 
@@ -95,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
                          f"'{PLAIN_RENDERING}' for the audio itself (default: "
                          f"{DEFAULT_COMPOSITION_RENDERING}); an existing "
                          "library keeps its own; see docs/method.md")
+    ix.add_argument("--output-function", default=None, metavar="NAME",
+                    choices=list(OUTPUT_FUNCTIONS),
+                    help="for a new library: the function the fingerprints are the gradient "
+                         f"of ({', '.join(OUTPUT_FUNCTIONS)}; default: "
+                         f"{DEFAULT_OUTPUT_FUNCTION}, '{PAPER_OUTPUT_FUNCTION}' is the "
+                         "paper's); an existing library keeps its own"),
     ix.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="fingerprint on Ray actors, this process writing the library: a "
                          "local Ray instance, or 'auto' / HOST:PORT for a running cluster "
@@ -190,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what the composition channel hears: a rendering "
                          f"({', '.join(RENDERINGS)}) or '{PLAIN_RENDERING}' for the audio "
                          "itself (default: %(default)s, as a new library)")
+    va.add_argument("--output-function", metavar="NAME", default=DEFAULT_OUTPUT_FUNCTION,
+                    choices=list(OUTPUT_FUNCTIONS),
+                    help="the function the fingerprints are the gradient of "
+                         f"({', '.join(OUTPUT_FUNCTIONS)}; default: %(default)s, as a new "
+                         "library)")
     va.add_argument("--json", metavar="OUT", help="write every number and the protocol as JSON")
     va.add_argument("--markdown", metavar="OUT",
                     help="write the table and protocol as Markdown (notes after the marker "

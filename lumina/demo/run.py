@@ -75,18 +75,20 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
                          progress: ProgressFactory | None = None,
                          say: Callable[[str], None] = print,
                          cancel: object | None = None,
-                         composition_rendering: str | None = None) -> DemoLibrary:
+                         composition_rendering: str | None = None,
+                         output_function: str | None = None) -> DemoLibrary:
     """Render the demo catalog and index it with the embedded model, once per cache.
 
     The desktop app opens this library on first start; ``lumina demo`` attributes against
     it. Both are resumable: an interrupted run indexes only the songs still missing.
     ``composition_rendering``: a rendering name or ``"plain"`` (default: the default of a
-    new library); each rendering has its own library in the cache.
+    new library); ``output_function``: ``tempered``, ``loss`` … (default: a new library's).
+    Each rendering and output function has its own library in the cache.
     """
     from lumina.demo.catalog import build_catalog
     from lumina.fingerprint.fingerprinter import Cancelled
     from lumina.indexing import index_files
-    from lumina.library import composition_rendering_for
+    from lumina.library import composition_rendering_for, output_function_for
     from lumina.models import DEFAULT_MODEL, load_model
     from lumina.workspace import Workspace
 
@@ -107,12 +109,15 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     paths = [songs_dir / s.filename for s in catalog.songs]
 
     rendering = composition_rendering_for(None, composition_rendering)
-    library_dir = cache / ("demo-catalog" if rendering is None
-                           else "demo-catalog-" + rendering.replace("/", "-"))
+    output = output_function_for(None, output_function)
+    # A library made before output functions existed (the paper's loss) keeps its folder.
+    library_dir = cache / "-".join(["demo-catalog"] + [part.replace("/", "-") for part in
+                                                       (rendering, output) if part is not None])
     indexed = 0
     with Workspace.open_or_create(
             library_dir, model=DEFAULT_MODEL if model.name == DEFAULT_MODEL else model.source,
-            loaded_model=model, composition_rendering=composition_rendering) as ws:
+            loaded_model=model, composition_rendering=composition_rendering,
+            output_function=output_function) as ws:
         lib, fingerprinter = ws.library, ws.fingerprinter
         if len(lib) < len(paths):
             say(f"Indexing the catalog into {library_dir} (first run only)")

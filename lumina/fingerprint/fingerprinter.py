@@ -7,6 +7,11 @@ of :mod:`lumina.fingerprint.projection`). The track fingerprint is the mean of i
 fingerprints,
 which — projection being linear — is the projection of the mean gradient.
 
+The function whose gradient is taken is the fingerprinter's output function
+(:mod:`lumina.fingerprint.output`): by default the cross-entropy at temperature 20
+(``tempered/1``), which finds the source of a continuation where the paper's plain loss
+does not; ``output_function="loss"`` is the paper's. Fingerprints record it.
+
 Opt-in (issue 11, part 2): with ``composition_rendering`` the composition channel is the
 gradient on a timbre-neutral rendering of each chunk (:mod:`lumina.fingerprint.rendering`) while the
 production channel keeps the original audio; the rendering's ``name/version`` is recorded
@@ -36,6 +41,11 @@ from lumina.audio import (
     probe,
 )
 from lumina.errors import Cancelled, LuminaError
+from lumina.fingerprint.output import (
+    DEFAULT_OUTPUT_FUNCTION,
+    OutputFunction,
+    get_output_function,
+)
 from lumina.fingerprint.precision import (
     DEFAULT_PRECISION,
     check_precision,
@@ -51,7 +61,7 @@ from lumina.fingerprint.projection import (
     GradientProjector,
 )
 from lumina.fingerprint.rendering import Rendering, get_rendering, render
-from lumina.models.musicgen import MusicGenModel
+from lumina.models.musicgen import MusicGenModel, mean_nll
 
 #: The channel a ``composition_rendering`` applies to; every other channel sees the audio.
 RENDERED_CHANNEL = "composition"
@@ -103,7 +113,8 @@ class Fingerprint:
     channels : ``{channel: (D,) float32}``, the track fingerprints (mean of chunks).
     chunk_vectors : ``{channel: (C, D) float32}``, one fingerprint per chunk.
     chunk_times : (C, 2) float64, start and end of each chunk in seconds.
-    loss : (C,) float32, the teacher-forced loss of each chunk (nats per code).
+    loss : (C,) float32, the teacher-forced loss of each chunk (nats per code; the
+        model's own loss, whatever the output function).
     """
 
     channels: dict[str, np.ndarray]
@@ -130,6 +141,9 @@ class Fingerprint:
     #: ``float32`` (default), ``bfloat16`` or ``tf32``: how the decoder pass ran
     #: (:mod:`lumina.fingerprint.precision`). Provenance, not identity.
     precision: str = DEFAULT_PRECISION
+    #: ``name/version`` of the output function the gradient is of
+    #: (:mod:`lumina.fingerprint.output`); None: the paper's loss.
+    output_function: str | None = None
 
     @property
     def n_chunks(self) -> int:
@@ -140,8 +154,9 @@ class Fingerprint:
 
         ``composition_rendering`` (``name/version``) is present only when the composition
         channel was computed on a rendering, so the paper's mode keeps its parameters;
-        likewise ``precision`` only when it is not float32 (the library's identity check
-        ignores it: bf16 and TF32 fingerprints are comparable with float32 ones).
+        likewise ``output_function`` only when it is not the paper's loss, and
+        ``precision`` only when it is not float32 (the library's identity check ignores
+        it: bf16 and TF32 fingerprints are comparable with float32 ones).
         """
         out: dict[str, object] = {
             "dim": self.dim,
@@ -155,6 +170,8 @@ class Fingerprint:
         }
         if self.composition_rendering is not None:
             out["composition_rendering"] = self.composition_rendering
+        if self.output_function is not None:
+            out["output_function"] = self.output_function
         if self.precision != DEFAULT_PRECISION:
             out["precision"] = self.precision
         return out
@@ -203,6 +220,10 @@ class Fingerprinter:
         (output heads only: a forward pass and the heads' backward), and fingerprints
         record the rendering's ``name/version``. Costs a second encode, the rendering and
         a forward pass per chunk (``bench/composition_rendering.py``).
+    output_function : the function whose gradient is the fingerprint, a name of
+        :data:`lumina.fingerprint.output.OUTPUT_FUNCTIONS` (``name/version`` accepted), an
+        :class:`~lumina.fingerprint.output.OutputFunction`, or None for the paper's loss;
+        default ``tempered``.
     """
 
     def __init__(self, model: MusicGenModel, device: str | torch.device | None = None,
@@ -210,12 +231,15 @@ class Fingerprinter:
                  seed: int = DEFAULT_SEED, chunk_seconds: float = CHUNK_SECONDS,
                  blocks: int = DEFAULT_BLOCKS,
                  composition_rendering: str | Rendering | None = None,
-                 precision: str = DEFAULT_PRECISION) -> None:
+                 precision: str = DEFAULT_PRECISION,
+                 output_function: str | OutputFunction | None = DEFAULT_OUTPUT_FUNCTION
+                 ) -> None:
         if batch_size is not None and batch_size < 1:
             raise LuminaError("batch size must be at least 1")
         try:
             self.rendering = (None if composition_rendering is None
                               else get_rendering(composition_rendering))
+            self.output = get_output_function(output_function)
         except ValueError as exc:
             raise LuminaError(str(exc)) from None
         if self.rendering is not None and RENDERED_CHANNEL not in model.channels:
@@ -244,6 +268,12 @@ class Fingerprinter:
         (what a library manifest records)."""
         return None if self.rendering is None else self.rendering.id
 
+    @property
+    def output_function(self) -> str | None:
+        """``name/version`` of the output function; None for the paper's loss (what a
+        library manifest records)."""
+        return self.output.recorded
+
     # -- core -----------------------------------------------------------------------------
     def fingerprint_codes(self, codes: torch.Tensor, rendered_codes: torch.Tensor | None = None
                           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -258,13 +288,14 @@ class Fingerprinter:
 
         Returns
         -------
-        ``{channel: (B, D) float64}`` and the per-example loss of ``codes`` (B,).
+        ``{channel: (B, D) float64}`` and the per-example loss of ``codes`` (B,), the
+        model's own (temperature 1) whatever the output function.
         """
         with precision_context(self.precision, self.device):
             if self.rendering is None:
                 with self.projector as proj:
-                    loss = self._loss(codes)
-                    loss.sum().backward()
+                    output, loss = self._loss(codes)
+                    output.sum().backward()
                     return self._to_host(proj.collect(), loss)
             if rendered_codes is None:
                 raise LuminaError(f"this fingerprinter renders the {RENDERED_CHANNEL} channel "
@@ -272,22 +303,28 @@ class Fingerprinter:
             found: dict[str, torch.Tensor] = {}
             if self._audio_projector is not None:
                 with self._audio_projector as proj:
-                    loss = self._loss(codes)
-                    loss.sum().backward()
+                    output, loss = self._loss(codes)
+                    output.sum().backward()
                     found.update(proj.collect())
             else:
                 with torch.no_grad():
-                    loss = self._loss(codes)
+                    _, loss = self._loss(codes)
             with self._rendered_projector as proj:
-                self._loss(rendered_codes).sum().backward()
+                self._loss(rendered_codes)[0].sum().backward()
                 found.update(proj.collect())
             return self._to_host(found, loss)
 
-    def _loss(self, codes: torch.Tensor) -> torch.Tensor:
-        """The per-example loss, its forward in the fingerprinter's precision (the backward
+    def _loss(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-example output function (B,) to take the gradient of, and the model's
+        own loss (B,), from one forward in the fingerprinter's precision (the backward
         runs outside the autocast)."""
         with forward_context(self.precision, self.device):
-            return self.model.per_example_loss(codes.to(self.device))
+            logits, targets, valid = self.model.teacher_forced_logits(codes.to(self.device))
+            loss = mean_nll(logits, targets, valid)
+            temperature = self.output.temperature
+            if temperature == 1.0:
+                return loss, loss
+            return mean_nll(logits, targets, valid, temperature), loss
 
     def _to_host(self, vectors: dict[str, torch.Tensor], loss: torch.Tensor
                  ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -360,6 +397,7 @@ class Fingerprinter:
             model_sha256=self.model.weights_sha256,
             composition_rendering=self.composition_rendering,
             precision=self.precision,
+            output_function=self.output_function,
         )
 
     def _fingerprint_batch(self, codes: torch.Tensor, rendered: torch.Tensor | None

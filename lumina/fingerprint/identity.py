@@ -1,6 +1,6 @@
 """What a library needs to know of a fingerprinter: its identity (model, projection,
-chunking, rendering) and the protocols that describe it. Imports no torch, so the library,
-indexing and the workspace can all use it."""
+chunking, rendering, output function) and the protocols that describe it. Imports no torch,
+so the library, indexing and the workspace can all use it."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ class FingerprinterLike(Protocol):
     @property
     def composition_rendering(self) -> str | None: ...
 
+    @property
+    def output_function(self) -> str | None: ...
+
 
 def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, object]:
     """The manifest identity a fingerprinter produces.
@@ -56,6 +59,7 @@ def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, obj
         "sample_rate": int(model.sample_rate),
         "channels": list(model.channels),
         "composition_rendering": fingerprinter.composition_rendering,
+        "output_function": fingerprinter.output_function,
     }
 
 

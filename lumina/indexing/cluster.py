@@ -103,7 +103,8 @@ def connect_ray(ray, address: str | None) -> bool:
 
 def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
                  *, model: str | None = None, address: str | None = None,
-                 composition_rendering: str | None = None, ship_audio: bool = False,
+                 composition_rendering: str | None = None,
+                 output_function: str | None = None, ship_audio: bool = False,
                  device: str | None = None, batch_size: int | None = None,
                  workers: int | None = None, cpus_per_worker: int = 1,
                  max_attempts: int = MAX_ATTEMPTS,
@@ -123,6 +124,8 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
     composition_rendering : a rendering name or ``"plain"`` (see
         :func:`lumina.library.composition_rendering_for`); None: the library's, or the
         default for a new library. Another rendering than an existing library's is refused.
+    output_function : ``tempered``, ``loss`` … (see :func:`lumina.library.output_function_for`);
+        None: the library's, or the default for a new library; refused like a rendering.
     address : ``None`` or ``"local"`` starts a local Ray instance; ``"auto"`` joins the
         cluster started on this machine with ``ray start``; ``"HOST:PORT"`` joins that one.
         When Ray is already initialised in this process, that connection is used.
@@ -157,7 +160,12 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
     """
     ray = import_ray()
     from lumina.fingerprint.identity import model_spec_for_manifest
-    from lumina.library import MANIFEST_NAME, Library, composition_rendering_for
+    from lumina.library import (
+        MANIFEST_NAME,
+        Library,
+        composition_rendering_for,
+        output_function_for,
+    )
     from lumina.models import DEFAULT_MODEL
 
     files = [Path(p) for p in paths]
@@ -169,6 +177,7 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         mf = lib.manifest
         try:
             rendering = composition_rendering_for(mf, composition_rendering)
+            output = output_function_for(mf, output_function)
             writer = lib.writer()  # the lock first: a busy library fails before Ray starts
         except BaseException:
             lib.close()
@@ -177,11 +186,13 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         projection: dict = {"dim": mf.dim, "seed": mf.projection_seed,
                             "blocks": mf.projection_blocks,
                             "chunk_seconds": mf.chunk_seconds,
-                            "composition_rendering": rendering}
+                            "composition_rendering": rendering,
+                            "output_function": output}
     else:
         spec = model or DEFAULT_MODEL
-        projection = {"composition_rendering": composition_rendering_for(
-            None, composition_rendering)}
+        projection = {
+            "composition_rendering": composition_rendering_for(None, composition_rendering),
+            "output_function": output_function_for(None, output_function)}
     spec = model_spec_for_manifest(spec)  # workers on other nodes have other working folders
     started_ray = False
     driver = None

@@ -45,6 +45,7 @@ from lumina.library.manifest import (
     PLAIN_RENDERING,
     Manifest,
     composition_rendering_for,
+    output_function_for,
 )
 from lumina.library.query_cache import LibraryAttribution, PreparedLibrary
 from lumina.library.reader import Library
@@ -69,6 +70,7 @@ __all__ = [
     "SongMeta",
     "VerifyReport",
     "composition_rendering_for",
+    "output_function_for",
     "read_song_meta",
     "verify",
 ]

@@ -1,5 +1,6 @@
 """The identity of a library (``manifest.json``): which model, projection and chunking made
-its fingerprints, and which composition rendering; read once, written once at creation."""
+its fingerprints, which composition rendering and which output function; read once, written
+once at creation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from lumina import __version__
+from lumina.fingerprint.output import (
+    DEFAULT_OUTPUT_FUNCTION,
+    OUTPUT_FUNCTIONS,
+    output_function_id,
+    output_function_words,
+)
 from lumina.fingerprint.rendering import RENDERINGS, rendering_id, rendering_words
 from lumina.library.errors import LibraryError
 
@@ -26,6 +33,7 @@ __all__ = [
     "Manifest",
     "canonical_json",
     "composition_rendering_for",
+    "output_function_for",
     "read_manifest",
 ]
 
@@ -45,10 +53,16 @@ IDENTITY_FIELDS = (
     "sample_rate",
     "channels",
     "composition_rendering",
+    "output_function",
 )
 #: Identity fields a paper-mode library leaves out (absent = None), so its manifest and
 #: digest are those of a library made before the field existed.
-OPTIONAL_IDENTITY_FIELDS = ("composition_rendering",)
+OPTIONAL_IDENTITY_FIELDS = ("composition_rendering", "output_function")
+#: How a mismatch of each optional field is told: what the field is, and its value in words.
+_OPTIONAL_FIELD_WORDS = {
+    "composition_rendering": ("composition fingerprints", rendering_words, "renderings"),
+    "output_function": ("fingerprints", output_function_words, "output functions"),
+}
 
 
 def canonical_json(obj: object) -> str:
@@ -78,6 +92,10 @@ class Manifest:
         ``name/version`` of the timbre-neutral rendering the composition channel's
         fingerprints were computed on (:mod:`lumina.fingerprint.rendering`); None: the audio itself
         (the paper's mode). Queries must use the same rendering.
+    output_function : str or None
+        ``name/version`` of the function the fingerprints are the gradient of
+        (:mod:`lumina.fingerprint.output`); None: the paper's loss (every library made
+        before the field existed). Queries must use the same.
     model_spec : str
         How the model was given (``lumina-tiny`` or an absolute folder); a default for later
         commands, not part of the identity.
@@ -97,6 +115,7 @@ class Manifest:
     model_spec: str = ""
     format_version: int = FORMAT_VERSION
     composition_rendering: str | None = None
+    output_function: str | None = None
 
     def identity(self) -> dict[str, object]:
         """The fields that decide whether two sets of fingerprints are comparable; an
@@ -122,6 +141,8 @@ class Manifest:
             "channels": list(self.channels),
             **({} if self.composition_rendering is None
                else {"composition_rendering": self.composition_rendering}),
+            **({} if self.output_function is None
+               else {"output_function": self.output_function}),
             "dtype": DTYPE.str,
             "software_version": self.software_version,
             "created": self.created,
@@ -164,6 +185,9 @@ class Manifest:
         rendering = data.get("composition_rendering")
         if rendering is not None:
             rendering = _known_rendering(rendering, where)
+        output = data.get("output_function")
+        if output is not None:
+            output = _known_output_function(output, where)
         return cls(
             library_id=str(get("library_id", str)),
             model_name=str(get("model_name", str)),
@@ -179,6 +203,7 @@ class Manifest:
             model_spec=str(data.get("model_spec", "") or ""),
             format_version=int(version),
             composition_rendering=rendering,
+            output_function=output,
         )
 
     def check_compatible(self, params: Mapping[str, object], what: str = "the fingerprints",
@@ -204,10 +229,11 @@ class Manifest:
             if name in OPTIONAL_IDENTITY_FIELDS:
                 theirs, ours = params.get(name), mine.get(name)
                 if theirs != ours:
+                    kind, words, plural = _OPTIONAL_FIELD_WORDS[name]
                     raise LibraryError(
-                        f"{library} has composition fingerprints of "
-                        f"{rendering_words(ours)}, {what} of {rendering_words(theirs)}; "
-                        "fingerprints of different renderings cannot be compared")
+                        f"{library} has {kind} of {words(ours)}, {what} of "  # type: ignore[operator]
+                        f"{words(theirs)}; fingerprints of different {plural} cannot be "  # type: ignore[operator]
+                        "compared")
                 continue
             if name not in params:
                 if name == "channels":
@@ -244,6 +270,50 @@ def _known_rendering(value: object, where: str) -> str:
             f"{where}: composition rendering {value!r} is not one this LUMINA knows "
             f"({', '.join(sorted(known))})")
     return value
+
+
+def _known_output_function(value: object, where: str) -> str:
+    """The ``name/version`` of an output function this LUMINA can compute (not the paper's
+    loss, which a manifest records by leaving the field out); else a one-line error."""
+    known = {f.recorded for f in OUTPUT_FUNCTIONS.values()} - {None}
+    if not isinstance(value, str) or value not in known:
+        raise LibraryError(
+            f"{where}: output function {value!r} is not one this LUMINA knows "
+            f"({', '.join(sorted(known))})")  # type: ignore[arg-type]
+    return value
+
+
+def output_function_for(manifest: Manifest | None, requested: str | None = None
+                        ) -> str | None:
+    """The output function (``name/version``, None: the paper's loss) to fingerprint with
+    for a library.
+
+    Parameters
+    ----------
+    manifest : the library's, or None for a library about to be created.
+    requested : an output function name (``tempered``, ``loss`` for the paper's), or None:
+        the library's, or :data:`~lumina.fingerprint.output.DEFAULT_OUTPUT_FUNCTION` for a
+        new library.
+
+    Raises
+    ------
+    LibraryError
+        Unknown name, or another function than the library's (one line).
+    """
+    if requested is None:
+        if manifest is not None:
+            return manifest.output_function
+        requested = DEFAULT_OUTPUT_FUNCTION
+    try:
+        wanted = output_function_id(requested)
+    except ValueError as exc:
+        raise LibraryError(str(exc)) from None
+    if manifest is not None and wanted != manifest.output_function:
+        raise LibraryError(
+            f"the library's fingerprints are gradients of "
+            f"{output_function_words(manifest.output_function)}, not of "
+            f"{output_function_words(wanted)}; index into a new library to use another")
+    return wanted
 
 
 #: What ``--composition-rendering`` calls the paper's mode (no rendering).

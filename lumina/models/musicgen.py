@@ -229,8 +229,9 @@ class MusicGenModel:
         mask = torch.zeros(batch, 1, dtype=torch.long, device=device)
         return states, mask
 
-    def per_example_loss(self, codes: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced cross-entropy, one value per example (DESIGN §1 step 1).
+    def teacher_forced_logits(self, codes: torch.Tensor
+                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The decoder's logits for every code of ``codes`` given the codes before it.
 
         Parameters
         ----------
@@ -238,7 +239,9 @@ class MusicGenModel:
 
         Returns
         -------
-        Tensor (B,): −(1/#valid) Σ log p(c_k,t | c_<t) over valid (non-pad) positions.
+        logits : float32 (B, K, T+K−1, card), the next-code logits (delay pattern).
+        targets : LongTensor (B, K, T+K−1), the code each logit predicts (0 where padded).
+        valid : bool (B, K, T+K−1), False at the delay pattern's pad positions.
         """
         codes = codes.to(self.device)
         b = codes.shape[0]
@@ -250,10 +253,41 @@ class MusicGenModel:
             encoder_attention_mask=mask,
             use_cache=False,
         )
-        logits = out.logits.reshape(b, self.num_codebooks, targets.shape[-1], -1)
+        logits = out.logits.reshape(b, self.num_codebooks, targets.shape[-1], -1).float()
         valid = targets != self.pad_token_id
-        safe_targets = torch.where(valid, targets, torch.zeros_like(targets))
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        nll = -logp.gather(-1, safe_targets.unsqueeze(-1)).squeeze(-1)
-        nll = nll * valid
-        return nll.sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp(min=1)
+        return logits, torch.where(valid, targets, torch.zeros_like(targets)), valid
+
+    def per_example_loss(self, codes: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Teacher-forced cross-entropy, one value per example (DESIGN §1 step 1).
+
+        Parameters
+        ----------
+        codes : LongTensor (B, K, T).
+        temperature : T of softmax(logits / T); 1 (default) is the model's own loss, what
+            training minimises (:mod:`lumina.fingerprint.output`).
+
+        Returns
+        -------
+        Tensor (B,): −(1/#valid) Σ log p(c_k,t | c_<t) over valid (non-pad) positions.
+        """
+        return mean_nll(*self.teacher_forced_logits(codes), temperature=temperature)
+
+
+def mean_nll(logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor,
+             temperature: float = 1.0) -> torch.Tensor:
+    """Mean negative log-likelihood of ``targets`` under softmax(logits / T) per example.
+
+    Parameters
+    ----------
+    logits : float (B, K, L, V); targets : LongTensor (B, K, L); valid : bool (B, K, L),
+        as :meth:`MusicGenModel.teacher_forced_logits` returns them.
+    temperature : T > 0.
+
+    Returns
+    -------
+    Tensor (B,): the mean over valid positions.
+    """
+    scaled = logits if temperature == 1.0 else logits / temperature
+    nll = -torch.log_softmax(scaled, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    nll = nll * valid
+    return nll.sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp(min=1)

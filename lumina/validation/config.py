@@ -40,6 +40,8 @@ class ValidationConfig:
     excerpt_seconds: float = 10.0
     # the composition channel's input: a rendering name, or "plain" for the audio itself
     composition_rendering: str = "plain"
+    # the function the fingerprints are the gradient of (lumina.fingerprint.output)
+    output_function: str = "tempered"
 
     @classmethod
     def full(cls) -> ValidationConfig:

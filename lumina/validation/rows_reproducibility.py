@@ -43,9 +43,11 @@ class ReproducibilityRow(StudyBase):
                                       song_seed(cfg.catalog_seed, comp.id, timbre.id)))
         base = self.fingerprinter
         one = Fingerprinter(self.model, device="cpu", batch_size=1,
-                            composition_rendering=self.rendering)
+                            composition_rendering=self.rendering,
+                            output_function=self.output_function)
         many = Fingerprinter(self.model, device="cpu", batch_size=cfg.repro_batch,
-                             composition_rendering=self.rendering)
+                             composition_rendering=self.rendering,
+                             output_function=self.output_function)
         threads_before = torch.get_num_threads()
         results: dict[str, dict[str, list[float]]] = {
             k: {ch: [] for ch in self.model.channels} for k in ("rerun", "batch", "threads")}

@@ -80,7 +80,8 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     n_songs = len(study.catalog.songs)
     protocol = {
         "command": "lumina validate" + (" --quick" if cfg.quick else "") + (
-            f" --composition-rendering {cfg.composition_rendering}"),
+            f" --composition-rendering {cfg.composition_rendering}"
+            f" --output-function {cfg.output_function}"),
         "config": asdict(cfg),
         "software_version": __version__,
         "python": platform.python_version(),

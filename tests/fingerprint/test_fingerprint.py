@@ -62,7 +62,9 @@ def test_track_fingerprint_is_projection_of_mean_gradient(tiny_model, fingerprin
     all_names = [n for c in tiny_model.channels for n in names[c]]
     modules = dict(tiny_model.decoder.named_modules())
     weights = [modules[n].weight for n in all_names]
-    grads = [torch.autograd.grad(tiny_model.per_example_loss(codes[i:i + 1]).sum(), weights)
+    temperature = fingerprinter.output.temperature  # the output function
+    grads = [torch.autograd.grad(
+        tiny_model.per_example_loss(codes[i:i + 1], temperature).sum(), weights)
              for i in range(2)]
     mean_grad = {n: (grads[0][j] + grads[1][j]) / 2 for j, n in enumerate(all_names)}
     reference = GradientProjector(tiny_model, dim=512, seed=0).project_gradients(mean_grad)

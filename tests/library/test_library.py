@@ -506,7 +506,8 @@ def test_index_files_skips_bad_and_duplicate_audio(tmp_path, fingerprinter):
     lib = Library.create(tmp_path / "lib", {
         "model_name": "lumina-tiny", "model_sha256": fingerprinter.model.weights_sha256,
         "projection_seed": 0, "projection_blocks": fingerprinter.blocks, "dim": 512,
-        "chunk_seconds": 10.0, "sample_rate": 32000, "channels": list(CHANNELS)})
+        "chunk_seconds": 10.0, "sample_rate": 32000, "channels": list(CHANNELS),
+        "output_function": fingerprinter.output_function})
     events = []
     progress = []
     with lib.writer() as w:
