@@ -262,11 +262,11 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         "lets many unrelated songs through")
     text = [
         "LUMINA asks the music model how its weights would have to change to fit this track "
-        f"(the gradient of {_output_words(par.get('output_function'))}, per 10-second "
-        "chunk) and compresses that "
+        "(the gradient of its teacher-forced loss, per 10-second chunk) and compresses that "
         f"into a {par['dim']}-number fingerprint per rights channel with a seeded random "
         f"projection (seed {par['projection_seed']}, {par['projection_blocks']} Kronecker "
-        "blocks per layer). The same is done once for every catalog song.",
+        "blocks per layer). The same is done once for every catalog song."
+        + _output_sentence(par.get("output_function")),
         "<b>Composition</b> uses the model's self-attention layers, <b>production</b> its "
         "output heads. " + _rendering_sentence(par.get("composition_rendering")) +
         "What each channel actually tracks on a given model is measured by the "
@@ -280,19 +280,19 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     return [Paragraph(t, st["body"]) for t in text]
 
 
-def _output_words(output_function: str | None) -> str:
-    """What the fingerprint is the gradient of, for the method section."""
+def _output_sentence(output_function: str | None) -> str:
+    """What the fingerprint is the gradient of, when it is not the paper's plain loss."""
     from lumina.fingerprint.output import get_output_function
 
+    if output_function is None:
+        return ""
     try:
         function = get_output_function(output_function)
     except ValueError:  # a report from a newer LUMINA: name it as recorded
-        return f"<i>{_esc(str(output_function))}</i>"
-    if function.temperature == 1.0:
-        return "its teacher-forced loss"
-    return (f"its teacher-forced loss softened to temperature {function.temperature:g} "
-            f"(<i>{function.id}</i>), so every note of the chunk counts, not only the few "
-            "the model did not predict")
+        return f" The gradient is of the output function <i>{_esc(output_function)}</i>."
+    return (f" The loss is softened to temperature {function.temperature:g} "
+            f"(<i>{function.id}</i>) so that every note of a chunk counts, not only the few "
+            "the model did not predict.")
 
 
 def _rendering_sentence(rendering: str | None) -> str:

@@ -54,6 +54,7 @@ def analysis_json(audio_sha: str = "ab" * 32) -> dict:
                   "chunks": chunks, "warnings": []},
         "model": {"name": "lumina-tiny", "weights_sha256": "cd" * 32},
         "parameters": {"dim": 512, "projection_seed": 0, "projection_blocks": 32,
+                       "output_function": "tempered/1",
                        "chunk_seconds": 10.0, "null": "empirical", "gate": 0.95,
                        "lambda": 0.01},
         "library": {"name": "demo", "library_id": "x", "digest": "ef" * 32, "songs": 12,
@@ -170,3 +171,5 @@ def test_pdf_holds_the_named_attachment(reports):
     text = "".join(page.extract_text() for page in reader.pages)
     assert "LUMINA attribution report" in text and "Song 1" in text
     assert "lumina verify" in text
+    # the method section says what the fingerprints are the gradient of (issue 19)
+    assert "softened to temperature 20 (tempered/1)" in " ".join(text.split())
