@@ -534,6 +534,7 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
                         batch_size=batch_size) as ws:
         fp = ws.fingerprinter.fingerprint_file(Path(track), progress=progress, cancel=cancel,
                                                span=span)
-        notes = channel_notes(ws.fingerprinter.model, ws.fingerprinter.composition_rendering)
+        notes = channel_notes(ws.fingerprinter.model, ws.fingerprinter.composition_rendering,
+                              ws.fingerprinter.output_function)
         return analyze_fingerprint(fp, ws.library, params=options_, channel_notes=notes,
                                    model_scope=model_scope(ws.fingerprinter.model))

@@ -349,8 +349,8 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
         prepared = lib.prepare()  # built once here, not inside the first track's analysis
         library_digest = prepared.digest
         model_obj = fingerprinter.model
-        notes = channel_notes(model_obj,
-                              fingerprinter.composition_rendering)
+        notes = channel_notes(model_obj, fingerprinter.composition_rendering,
+                              fingerprinter.output_function)
         scope = model_scope(model_obj)
         library_ref = {"name": lib.name, "library_id": lib.manifest.library_id,
                        "digest": library_digest, "songs": len(lib)}

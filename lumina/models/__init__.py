@@ -68,23 +68,30 @@ def model_scope(model: MusicGenModel) -> str | None:
     return str(scope) if scope else None
 
 
-def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
-                  ) -> dict[str, str]:
+def channel_notes(model: MusicGenModel, composition_rendering: str | None = None,
+                  output_function: str | None = None) -> dict[str, str]:
     """``{channel: one-line note}`` for channels measured *not* to separate what their name
     says on this model; empty when the model folder has no (readable) notes.
 
     ``composition_rendering`` (``name/version``) selects the notes measured for the
     composition channel on that rendering (the file's ``renderings`` table); a rendering the
-    file has no measurement for gets a note saying so.
+    file has no measurement for gets a note saying so. ``output_function`` (``name/version``,
+    None: the paper's loss) must be the one the notes were measured with (the file's
+    ``output_function``); otherwise every channel's note says it has not been measured.
     """
     import json
+
+    from lumina.fingerprint.output import output_function_words
 
     folder = Path(getattr(model, "source", "") or "")
     try:
         data = json.loads((folder / CHANNEL_NOTES_FILE).read_text(encoding="utf-8"))
-        channels = dict(data["channels"])
+        channels, renderings = dict(data["channels"]), dict(data.get("renderings", {}))
+        if data.get("output_function") != output_function:
+            # Notes of another output function describe other fingerprints.
+            channels, renderings = {}, {}
         if composition_rendering is not None:
-            measured = data.get("renderings", {}).get(composition_rendering)
+            measured = renderings.get(composition_rendering)
             channels["composition"] = measured["composition"] if measured else {
                 "separates": False,
                 "note": f"the composition channel on the {composition_rendering} rendering "
@@ -92,9 +99,11 @@ def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
         name_of = getattr(model, "name", "this model")
         for missing in set(getattr(model, "channels", ())) - set(channels):
             # The file speaks for these weights but not for this channel: say so.
+            how = ("" if data.get("output_function") == output_function else
+                   f" with {output_function_words(output_function)}")
             channels[missing] = {"separates": False,
                                  "note": f"the {missing} channel has not been measured on "
-                                         f"{name_of}"}
+                                         f"{name_of}{how}"}
         return {str(name): str(entry["note"]) for name, entry in channels.items()
                 if not entry.get("separates", True) and entry.get("note")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -73,7 +73,8 @@ def write_channel_notes(result: dict[str, Any], folder: str | Path,
     """Write ``folder/channels.json`` from ``result``; returns the file.
 
     Entries of an existing file survive only if they were measured on the same weights
-    (its ``weights_sha256``); a rendering or the plain composition channel that this run
+    (its ``weights_sha256``) with the same output function (its ``output_function``,
+    absent for the paper's loss); a rendering or the plain composition channel that this run
     did not measure is then absent, and :func:`lumina.models.channel_notes` says "not
     measured" for it. ``scope`` (one line: what the model's answers are evidence of) is
     kept from the existing file unless given.
@@ -84,7 +85,9 @@ def write_channel_notes(result: dict[str, Any], folder: str | Path,
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         old = {}
-    same_weights = old.get("weights_sha256") == digest
+    function = result["protocol"].get("fingerprint", {}).get("output_function")
+    same_weights = (old.get("weights_sha256") == digest
+                    and old.get("output_function") == function)
     new = notes_from_study(result)
     channels = dict(old.get("channels", {})) if same_weights else {}
     channels.update(new["channels"])
@@ -94,6 +97,7 @@ def write_channel_notes(result: dict[str, Any], folder: str | Path,
         "measured_by": "lumina validate, row 3 (leave-one-out on the demo catalog), "
                        "docs/validation.md; written by lumina validate --channel-notes",
         "weights_sha256": digest,
+        **({"output_function": function} if function else {}),
         **({"scope": scope or old.get("scope")} if (scope or old.get("scope")) else {}),
         "channels": channels,
         "renderings": renderings,

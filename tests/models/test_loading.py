@@ -155,7 +155,7 @@ def test_channel_notes_come_from_the_model_folder(tmp_path, tiny_model):
     embedded = load_model("lumina-tiny")
     # Every channel of the shipped model either separates (no note) or says what it was
     # measured to do, or that it was not measured; the model says it is a demonstration.
-    for name, note in channel_notes(embedded, "shepard/1").items():
+    for name, note in channel_notes(embedded, "shepard/1", "tempered/1").items():
         assert name in embedded.channels and ("%" in note or "not been measured" in note)
     assert "demonstration model" in model_scope(embedded)
     assert channel_notes(tiny_model) == {}  # built in memory: nothing measured
