@@ -26,7 +26,13 @@ from lumina.attribution import (
     Gate,
     confidence_from_z,
 )
+from lumina.attribution.segments import (
+    DEFAULT_SEGMENT_COHORT,
+    DEFAULT_SEGMENT_PAIRS,
+    SegmentMatch,
+)
 from lumina.library import Library
+from lumina.library.song_segments import library_segments
 from lumina.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -97,6 +103,9 @@ class ChannelResult:
     #: The rule that named the qualifying songs, and its level (lumina.attribution.gate).
     rule: str = "per-song"
     level: float = 0.05
+    #: Per listed song id, its strongest (query chunk, song chunk) pairs, by z; empty when
+    #: segments were not computed (lumina.attribution.segments).
+    segments: dict[int, tuple[SegmentMatch, ...]] = field(default_factory=dict)
 
     @property
     def qualifying(self) -> tuple[RankedInfluence, ...]:
@@ -113,6 +122,10 @@ class ChannelResult:
             "z_gate": self.z_gate, "n_library": self.n_library,
             "n_qualifying": self.n_qualifying,
             "influences": [i.to_json() for i in self.influences],
+            # Only when computed: reports made before segments existed have no such key.
+            **({"segments": [{"song_id": sid, "pairs": [p.to_json() for p in pairs]}
+                             for sid, pairs in self.segments.items()]}
+               if self.segments else {}),
         }
 
 
@@ -391,6 +404,7 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
                         params: AttributionParams | None = None,
                         channel_notes: dict[str, str] | None = None,
                         model_scope: str | None = None,
+                        segments: int = DEFAULT_SEGMENT_PAIRS,
                         **options: object) -> AnalysisResult:
     """Attribute an already computed fingerprint (e.g. to switch the null without
     fingerprinting the track again). ``channel_notes`` and ``model_scope`` come from
@@ -401,7 +415,7 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
     ----------
     fingerprint : lumina.fingerprint.fingerprinter.Fingerprint
     library : Library or path
-    params, options
+    params, segments, options
         See :func:`analyze`.
 
     Raises
@@ -429,6 +443,12 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             wanted.update(int(ids[e.index]) for e in entries)
         labels = lib.song_labels(wanted)
         gone = ("", "", "")
+        # Where in each listed song the query matches: O(C_query · C_song) per listed song.
+        pairs_of = library_segments(
+            lib, prepared, chunks, fp.chunk_times,
+            {name: [int(ids[i.index]) for i in ch.influences]
+             for name, ch in attribution.channels.items() if name in chunks},
+            null=options_.null, pairs=segments) if segments > 0 else {}
 
         channels: dict[str, ChannelResult] = {}
         for name, ch in attribution.channels.items():
@@ -446,7 +466,8 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             channels[name] = ChannelResult(
                 channel=name, null=ch.null, gate=ch.gate, z_gate=ch.z_gate, rule=ch.rule,
                 level=ch.level,
-                n_library=ch.n_library, n_qualifying=ch.n_qualifying, influences=tuple(rows))
+                n_library=ch.n_library, n_qualifying=ch.n_qualifying, influences=tuple(rows),
+                segments=pairs_of.get(name, {}))
         times = np.asarray(fp.chunk_times, dtype=np.float64)
         timeline: dict[str, tuple[TimelineRow, ...]] = {}
         for name, entries in attribution.timeline.items():
@@ -471,6 +492,8 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             "cohort_seed": int(prepared.seed),
             "top_k": prepared.top_k,
             "top": options_.top,
+            **({"segment_pairs": int(segments), "segment_cohort": DEFAULT_SEGMENT_COHORT}
+               if segments > 0 else {}),
         }
         ref = LibraryRef(name=lib.name, path=str(lib.path), library_id=lib.manifest.library_id,
                          digest=prepared.digest, songs=prepared.n,
@@ -495,6 +518,7 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
             progress: ProgressCallback | None = None,
             cancel: object | None = None,
             span: tuple[float, float] | None = None,
+            segments: int = DEFAULT_SEGMENT_PAIRS,
             **options: object) -> AnalysisResult:
     """Which library songs influenced ``track``, how much, and how sure we are.
 
@@ -515,6 +539,9 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
         Stops fingerprinting (raises :class:`lumina.errors.Cancelled`).
     span : (start, end) seconds, optional
         Attribute only this part of the track (recorded in the result as ``track.span``).
+    segments : int
+        Strongest (query chunk, song chunk) pairs kept per listed song and channel
+        (:mod:`lumina.attribution.segments`); 0 computes none.
     **options
         Fields of :class:`AttributionParams` to change from ``params`` (``top=3``,
         ``null="analytic"`` …); an unknown name is an error.
@@ -537,4 +564,5 @@ def analyze(track: str | os.PathLike[str], library: Library | str | os.PathLike[
         notes = channel_notes(ws.fingerprinter.model, ws.fingerprinter.composition_rendering,
                               ws.fingerprinter.output_function)
         return analyze_fingerprint(fp, ws.library, params=options_, channel_notes=notes,
-                                   model_scope=model_scope(ws.fingerprinter.model))
+                                   model_scope=model_scope(ws.fingerprinter.model),
+                                   segments=segments)
