@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from lumina.cli.output import ProgressBar, print_result
+from lumina.cli.output import ProgressBar, print_result, print_segments
 from lumina.errors import LuminaError
 
 
@@ -46,6 +46,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         result = analyze(Path(args.track), ws.library, ws.fingerprinter, params=params,
                          progress=ProgressBar("fingerprint"))
     print_result(result)
+    if args.segments:
+        print_segments(result)
     if args.json or args.pdf:
         from lumina.reports.report import write_signed_reports
 

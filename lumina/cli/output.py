@@ -179,3 +179,28 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
                   f"z {row.z:6.2f}  conf {percent(row.confidence)}", file=out)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def print_segments(result: AnalysisResult, stream: IO[str] | None = None,
+                   top: int | None = None) -> None:
+    """Where the track meets each listed song (``lumina attribute --segments``): per channel
+    and song, in the order of the tables, its strongest (track chunk, song chunk) pairs."""
+    out = stream or sys.stdout
+    for name, ch in result.channels.items():
+        print(file=out)
+        if not ch.segments:
+            print(f"segments ({name}): none computed", file=out)
+            continue
+        print(f"segments ({name}): per listed song, its best pairs of a track chunk and a "
+              "song chunk, by the pair's z", file=out)
+        rows = ch.influences if top is None else ch.influences[:max(top, ch.n_qualifying)]
+        for inf in rows:
+            pairs = ch.segments.get(inf.song_id, ())
+            mark = "*" if inf.qualifies else " "
+            print(f"  {inf.rank:>3} {mark}  {inf.song_id:>5}  {clip(inf.title, 40)}", file=out)
+            if not pairs:
+                print("         (no stored chunks)", file=out)
+            for p in pairs:
+                print(f"         {format_clock(p.query_start)}-{format_clock(p.query_end)} of "
+                      f"the track <-> {format_clock(p.song_start)}-{format_clock(p.song_end)} "
+                      f"of the song  cosine {p.cosine:6.3f}  z {p.z:6.2f}", file=out)

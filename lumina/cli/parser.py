@@ -156,11 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     at = add_verb(sub, "attribute", "which library songs influenced a track", """
         Which songs of a library influenced a track, how much (their share of each
         channel's credit) and how sure that is (confidence against unrelated songs), with
-        a signed JSON and PDF report on request. Without --library it uses the library
-        used last, else the demo library (after `lumina demo`).""", """
+        a signed JSON and PDF report on request. --segments also prints where: which
+        chunk of the track meets which chunk of each listed song. Without --library it
+        uses the library used last, else the demo library (after `lumina demo`).""", """
         lumina attribute track.wav
         lumina attribute track.wav --library ~/label.lumina --pdf track.pdf
-        lumina attribute track.wav --library demo --gate fwer --level 0.01""")
+        lumina attribute track.wav --library demo --gate fwer --level 0.01
+        lumina attribute track.wav --library demo --segments""")
     at.add_argument("track", help="audio file")
     at.add_argument("--library", metavar="LIB", help=_DEFAULT_LIBRARY_HELP)
     at.add_argument("--top", type=int, default=20,
@@ -175,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "1 - LEVEL (the paper's 95 %% gate)")
     at.add_argument("--level", type=float, default=0.05,
                     help="the gate's level: q, alpha or 1 - confidence (default 0.05)")
+    at.add_argument("--segments", action="store_true",
+                    help="also print, per channel and listed song, the strongest pairs of a "
+                         "track chunk and a song chunk with their z, e.g. '0:20.0-0:30.0 of "
+                         "the track <-> 1:10.0-1:20.0 of the song  z 4.10' (the JSON report "
+                         "always has them)")
     at.add_argument("--json", metavar="OUT", help="write the signed report as JSON")
     at.add_argument("--pdf", metavar="OUT", help="write the signed report as PDF")
     at.add_argument("--model", default=None,
