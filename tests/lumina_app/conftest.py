@@ -18,7 +18,9 @@ def no_thread_left_running():
 
     before = set(threading.enumerate())
     yield
-    left = tasks.live_tasks()
+    # A Task that emitted ``done`` may still be ending its thread on a loaded machine: wait
+    # for it (not cancelling it) before calling it left running.
+    left = [t for t in tasks.live_tasks() if not t.wait(int(JOIN_SECONDS * 1000))]
     stuck = tasks.shutdown(grace=JOIN_SECONDS) if left else []
     # Task threads are QThreads (not in threading.enumerate); the rest are Python threads.
     threads = [t for t in threading.enumerate()
