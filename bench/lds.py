@@ -10,7 +10,9 @@ init seed as lumina-tiny's (``TrainConfig.seed`` 0), with a short recipe (``--st
 steps, batch 8 × ``--window`` frames, lr 3e-3, warm-up 20, cosine), each of ``--models``
 copies on a random half of the 32 catalog songs (subset j drawn from ``[--subset-seed, j]``).
 One more decoder, trained the same way on all 32 songs, is the model whose fingerprints the
-attribution methods use ("short-full"); the shipped lumina-tiny (2000 steps) is scored too.
+attribution methods use ("short-full"); the shipped lumina-tiny (4000 steps) is scored too.
+Every gradient method is scored twice in one run: on fingerprints of the default `tempered`
+output function and of the paper's `loss` (labels ending in ", loss").
 
 Queries, none in any training set: compositions 0-7 in timbres 4-5 (new timbre), compositions
 8-11 in timbres 0-3 (new composition), compositions 8-11 in timbres 4-5 (both new) — all from
@@ -51,18 +53,28 @@ if str(ROOT) not in sys.path:
 from lumina.validation.lds import bootstrap_mean, lds, sample_subsets  # noqa: E402
 
 CATALOG_KEY = "8x4x24s-seed0"
-QUERY_START, QUERY_FRAMES = 350, 500  # the middle 10 s of a 24 s song (1200 frames)
+# Seconds, turned into frames at the model's frame rate (:func:`frames`): the middle 10 s of
+# a 24 s song, and the prompt of a continuation.
+QUERY_START_S, QUERY_S, PROMPT_S, CHUNK_S = 7.0, 10.0, 3.0, 10.0
 LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 N_CONTINUATIONS = 8
 CONTINUATION_SEED = 1000
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: positions in seconds (lumina-tiny's codec went from 50 to 25 Hz)
+#: Output functions whose fingerprints are scored side by side (lumina.fingerprint.output).
+OUTPUT_FUNCTIONS = ("tempered", "loss")
+
+
+def frames(model, seconds: float) -> int:
+    """``seconds`` of codes at the model's frame rate."""
+    return int(round(seconds * model.frame_rate))
 
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", type=int, default=32, help="subset models M (≥ 32 for issue 12)")
     p.add_argument("--steps", type=int, default=200, help="decoder steps per model")
-    p.add_argument("--window", type=int, default=250, help="frames per training window")
+    p.add_argument("--window", type=int, default=250,
+                   help="frames per training window (250: 10 s at lumina-tiny's 25 Hz)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--fraction", type=float, default=0.5, help="share of songs per subset")
     p.add_argument("--subset-seed", type=int, default=12)
@@ -99,7 +111,7 @@ def run_folder(args, model) -> Path:
 
 
 def catalog_codes(model, folder: Path):
-    """(catalog, rendered audio, codes (32, K, 1200)) of the training catalog, codes cached."""
+    """(catalog, rendered audio, codes (32, K, 24 s)) of the training catalog, codes cached."""
     import torch
 
     from lumina.demo.catalog import build_catalog
@@ -186,7 +198,7 @@ def train_all(args, model, folder: Path, codes) -> None:
 
 
 def build_queries(model, folder: Path, cat_codes, catalog):
-    """[(name, group, composition, timbre, codes (K, 500), audio)] of every query, cached."""
+    """[(name, group, composition, timbre, codes (K, 10 s), audio)] of every query, cached."""
     import torch
 
     from lumina.demo.catalog import build_catalog
@@ -203,20 +215,21 @@ def build_queries(model, folder: Path, cat_codes, catalog):
                     rate=big.rate, seed=big.seed)
     audio = render_catalog(sub)
     hop = int(model.codec.config.hop_length)
+    start, n, p0 = frames(model, QUERY_START_S), frames(model, QUERY_S), frames(model, PROMPT_S)
     out = []
     with torch.no_grad():
         for s, a in zip(songs, audio, strict=True):
-            c = encode_song(model, a)[:, QUERY_START:QUERY_START + QUERY_FRAMES]
+            c = encode_song(model, a)[:, start:start + n]
             group = ("new-timbre" if s.composition_id < 8 else
                      "new-composition" if s.timbre_id < 4 else "both-new")
-            seg = a[QUERY_START * hop:(QUERY_START + QUERY_FRAMES) * hop]
+            seg = a[start * hop:(start + n) * hop]
             out.append((s.id, group, s.composition_id, s.timbre_id, c, seg))
         for k in range(N_CONTINUATIONS):
             i = k * 4 + k % 4  # c{k}-t{k % 4}: every composition, every timbre twice
             s = catalog.songs[i]
-            prompt = cat_codes[i][:, :150]
-            gen = sample_codes(model, prompt, QUERY_FRAMES, seed=CONTINUATION_SEED + k)
-            c = gen[:, 150:]
+            prompt = cat_codes[i][:, :p0]
+            gen = sample_codes(model, prompt, n, seed=CONTINUATION_SEED + k)
+            c = gen[:, p0:]
             a = model.decode(c[None])[0].cpu().numpy()
             out.append((f"gen-{s.id}", "continuation", s.composition_id, s.timbre_id, c, a))
     torch.save(out, path)
@@ -252,10 +265,12 @@ def query_losses(model, folder: Path, names: list[str], qcodes) -> np.ndarray:
     return out
 
 
-def fingerprints(model, state, cat_codes, qcodes, dim: int = 512):
+def fingerprints(model, state, cat_codes, qcodes, dim: int = 512,
+                 output_function: str = "tempered"):
     """{channel: (library (32, D), queries (Q, D))} with ``state`` loaded into a decoder
-    (None: the shipped lumina-tiny). Catalog songs: mean of the two 10 s chunks (what the
-    library does with a 24 s song); queries: their 10 s of codes."""
+    (None: the shipped lumina-tiny), gradients of ``output_function``. Catalog songs: mean of
+    the two whole 10 s chunks (the library also fingerprints the 4 s tail); queries: their
+    10 s of codes."""
     from lumina.demo.train_decoder import new_decoder
     from lumina.demo.training import TrainConfig
     from lumina.fingerprint.fingerprinter import Fingerprinter
@@ -269,9 +284,10 @@ def fingerprints(model, state, cat_codes, qcodes, dim: int = 512):
         dec.eval()
         m = MusicGenModel(name="lds", decoder=dec, codec=model.codec, weights_sha256="",
                           source="")
-    fp = Fingerprinter(m, device="cpu", dim=dim)
+    fp = Fingerprinter(m, device="cpu", dim=dim, output_function=output_function)
     qs: dict[str, list] = {}
-    chunks = [cat_codes[:, :, 0:500], cat_codes[:, :, 500:1000]]
+    c = frames(model, CHUNK_S)
+    chunks = [cat_codes[:, :, 0:c], cat_codes[:, :, c:2 * c]]
     per_chunk = []
     for ch in chunks:
         vecs = {}
@@ -390,7 +406,11 @@ def analyze(args, model, folder: Path, catalog, cat_audio, cat_codes) -> dict:
     table: dict[str, dict] = {}
     scores_by_model = {}
     for label, state in fp_models.items():
-        scores_by_model[label] = gradient_scores(fingerprints(model, state, cat_codes, qcodes))
+        for function in OUTPUT_FUNCTIONS:
+            # the default output function keeps the plain label (what `lumina validate` shows)
+            name = label if function == OUTPUT_FUNCTIONS[0] else f"{label}, {function}"
+            scores_by_model[name] = gradient_scores(
+                fingerprints(model, state, cat_codes, qcodes, output_function=function))
     try:
         scores_by_model["short-full, D=2048"] = gradient_scores(
             fingerprints(model, fp_models["short-full"], cat_codes, qcodes, dim=2048),
@@ -446,8 +466,9 @@ def analyze(args, model, folder: Path, catalog, cat_audio, cat_codes) -> dict:
 def query_losses_catalog(model, folder: Path, names: list[str], cat_codes) -> np.ndarray:
     sub = folder / "catalog"
     sub.mkdir(exist_ok=True)
+    start = frames(model, QUERY_START_S)
     return query_losses(model, sub_proxy(folder, sub), names,
-                        cat_codes[:, :, QUERY_START:QUERY_START + QUERY_FRAMES])
+                        cat_codes[:, :, start:start + frames(model, QUERY_S)])
 
 
 def sub_proxy(folder: Path, sub: Path) -> Path:

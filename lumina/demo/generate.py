@@ -208,7 +208,8 @@ def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] 
     fp = Fingerprinter(model, device="cpu")
     mats = unit_song_matrices(fp, audio)
     out: dict = {"songs": [s.id for s in catalog.songs], "prompt_seconds": prompt_seconds,
-                 "seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k}
+                 "seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k,
+                 "output_function": fp.output.id}
     for ch in model.channels:
         out[ch] = {"ranks": [], "top_song": []}
     for i, song in enumerate(catalog.songs):

@@ -325,8 +325,9 @@ def _card(log: dict, catalog: Catalog) -> str:
             f"For each of the {n} songs, the model continued the song's first "
             f"{link['prompt_seconds']:g} s for {link['seconds']:g} s (temperature "
             f"{link['temperature']:g}, top-k {link['top_k']}, seed {link['seed']} + song "
-            "index); the continuation alone was fingerprinted and the catalog ranked by "
-            "cosine. Top-1 accuracy (chance: song "
+            "index); the continuation alone was fingerprinted (gradients of the "
+            f"{link.get('output_function', 'loss/1')} output function) and the catalog ranked "
+            "by cosine. Top-1 accuracy (chance: song "
             f"{1 / n:.3f}, composition {1 / cfg['n_compositions']:.3f}, timbre "
             f"{1 / cfg['n_timbres']:.3f}):",
             "",
@@ -358,7 +359,9 @@ def _card(log: dict, catalog: Catalog) -> str:
                  "round_trip": "the same continuation decoded and encoded again (a file)",
                  "real_excerpt": "the song's own audio at the same place (3–13 s)"}
         lines += ["## Where the source is lost", "",
-                  "Source song top-1, per channel (plain mode), for three queries per song:",
+                  "Source song top-1, per channel (both on the audio, gradients of the "
+                  f"{(link or {}).get('output_function', 'loss/1')} output function), for "
+                  "three queries per song:",
                   "", "| query | " + " | ".join(lost[next(iter(lost))]) + " |",
                   "|---|" + "---|" * len(lost[next(iter(lost))])]
         for key, rates in lost.items():
