@@ -29,6 +29,9 @@ The renderings (measured in ``bench/composition_rendering.py``):
     12 pitch classes) re-synthesised as octave-free Shepard tones at constant level while
     the input is audible. Keeps pitch-class content and harmonic rhythm; note onsets only
     where the chroma changes.
+``shepard-key``
+    ``shepard`` with each chunk's chroma rotated to its estimated tonic
+    (:mod:`lumina.fingerprint.key`), so a transposed song renders the same.
 ``onset-clicks``
     Every detected note onset (:func:`onset_frames`) as one fixed 12 ms click. Keeps the
     rhythm — tempo, groove, note density — and nothing else: no pitch.
@@ -350,11 +353,17 @@ def _finish(y: np.ndarray, n: int) -> np.ndarray:
     return (PEAK * y / peak).astype(np.float32)
 
 
-def _shepard_layer(x: np.ndarray, rate: int, n: int, hop: int) -> np.ndarray:
+def _shepard_layer(x: np.ndarray, rate: int, n: int, hop: int,
+                   canonical_key: bool = False) -> np.ndarray:
     """The Shepard-tone re-synthesis of :func:`chroma_frames` of ``x`` (S,), frame t at
     output sample t · ``hop``: unnormalised float64 (n,). The tones keep their pitch
-    whatever the hop (time is compressed, not the frequency)."""
+    whatever the hop (time is compressed, not the frequency). ``canonical_key``: the
+    chroma is first rotated to its estimated tonic (:mod:`lumina.fingerprint.key`)."""
     chroma = chroma_frames(x, rate)
+    if canonical_key:
+        from lumina.fingerprint.key import to_canonical_key
+
+        chroma = to_canonical_key(chroma)
     return _modulate(chroma, _shepard_bank(rate, n), hop).astype(np.float64)
 
 
@@ -375,9 +384,11 @@ def _synthesise(samples: np.ndarray, rate: int, time_scale: float,
     return _finish(layer(x, rate, n, hop), n)
 
 
-def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
+def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0,
+            canonical_key: bool = False) -> np.ndarray:
     """Chroma frames re-synthesised as octave-free Shepard tones (rendering ``shepard``;
-    ``shepard-2x`` at ``time_scale`` 0.5).
+    ``shepard-2x`` at ``time_scale`` 0.5; ``shepard-key`` with ``canonical_key``: the
+    chroma rotated to its estimated tonic, so a transposition renders the same).
 
     Every pitch class sounds as a Shepard tone (:func:`_shepard_bank`) weighted by its
     value in :func:`chroma_frames`, interpolated between frames; the level is constant while
@@ -396,7 +407,8 @@ def shepard(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.nd
     float32 (S',), S' = :func:`rendered_length` (S, time_scale); peak :data:`PEAK`; zeros
     for silence.
     """
-    return _synthesise(samples, rate, time_scale, _shepard_layer)
+    return _synthesise(samples, rate, time_scale,
+                       partial(_shepard_layer, canonical_key=canonical_key))
 
 
 def onset_clicks(samples: np.ndarray, rate: int, *, time_scale: float = 1.0) -> np.ndarray:
@@ -504,6 +516,8 @@ _FULL_LENGTH = (
               "note onsets as one fixed click: rhythm only, no pitch"),
     Rendering("shepard-onsets", 1, shepard_onsets,
               "Shepard-tone chroma plus onset clicks: pitch classes and rhythm"),
+    Rendering("shepard-key", 1, partial(shepard, canonical_key=True),
+              "Shepard-tone chroma in a canonical key: the same in every transposition"),
 )
 
 RENDERINGS: dict[str, Rendering] = {

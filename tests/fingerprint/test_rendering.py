@@ -30,7 +30,7 @@ from lumina.fingerprint.rendering import (
 
 RATE = SAMPLE_RATE
 SECONDS = 8.0
-FULL_LENGTH = ("shepard", "onset-clicks", "shepard-onsets")
+FULL_LENGTH = ("shepard", "onset-clicks", "shepard-onsets", "shepard-key")
 COMPRESSED = {f"{name}-2x": name for name in FULL_LENGTH}  # 2x time-compressed → its base
 PITCHED = ("shepard", "shepard-onsets", "shepard-2x", "shepard-onsets-2x")
 
