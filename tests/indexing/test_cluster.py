@@ -175,7 +175,7 @@ def test_driver_kill_9_leaves_a_verifiable_library_and_a_rerun_finishes(
          "--model", str(model_dir), "--ray", ray_address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        committed = wait_for_committed_songs(proc, lib_path, at_least=2, timeout_s=90)
+        committed = wait_for_committed_songs(proc, lib_path, at_least=2, timeout_s=300)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
