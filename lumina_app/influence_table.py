@@ -89,7 +89,12 @@ class InfluenceTableModel(QAbstractTableModel):
 
     @property
     def default_sort_key(self) -> str:
-        """The first channel's confidence column."""
+        """The confidence column of the first channel that named a song, so the named songs
+        are the first rows; the first channel's when none named any."""
+        if self._result is not None:
+            for channel in self._channels:
+                if self._result.channels[channel].n_qualifying:
+                    return f"conf:{channel}"
         return f"conf:{self._channels[0]}"
 
     def column(self, key: str) -> int:
@@ -222,6 +227,10 @@ class InfluenceTable(QTableView):
         self.setSortingEnabled(True)
         self.sortByColumn(self.source.column(self.source.default_sort_key),
                           Qt.SortOrder.DescendingOrder)
+        # Until the user picks a column, each result is sorted by its own default (the
+        # channel that named songs); afterwards the user's column is kept.
+        self._user_sorted = False
+        self.horizontalHeader().sectionClicked.connect(self._on_header_clicked)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -246,7 +255,7 @@ class InfluenceTable(QTableView):
         self.source.set_result(result)
         # Channels decide the columns: keep sorting by the same column, wherever it is now.
         keys = self.source.column_keys
-        if key not in keys:
+        if key not in keys or not self._user_sorted:
             key, order = self.source.default_sort_key, Qt.SortOrder.DescendingOrder
         self.sortByColumn(keys.index(key), order)
         self._fit_columns()
@@ -255,6 +264,9 @@ class InfluenceTable(QTableView):
             # A model reset clears the selection without emitting selectionChanged.
             self._selected = None
             self.songSelected.emit(None)
+
+    def _on_header_clicked(self, _section: int) -> None:
+        self._user_sorted = True
 
     def _fit_columns(self) -> None:
         # Titles take the room left; numbers and headers are never cut.

@@ -105,9 +105,13 @@ def test_table_sorts_numerically_both_ways(qtbot, result, own):
     qtbot.addWidget(table)
     table.set_result(result)
     by_id = {s.song_id: s for s in result.songs()}
-    # Default: most confident first, the song itself on top.
+    # Default: most confident first, the song itself on top, by the confidence of the first
+    # channel that named a song (named songs are the first rows).
     assert table.song_ids()[0] == own
     assert table.horizontalHeader().sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    naming = [c for c, ch in result.channels.items() if ch.n_qualifying]
+    assert table.horizontalHeader().sortIndicatorSection() == table.source.column(
+        f"conf:{(naming or list(result.channels))[0]}")
     def z_of(channel):
         return lambda s: (float("-inf") if s.channels[channel] is None
                           else s.channels[channel].z)
@@ -263,3 +267,34 @@ def test_confidence_view_names_the_analytic_null(qtbot, catalog, result, own):
     view.highlight(own)
     view.set_result(result)  # the highlight survives a new result that lists the song
     assert view.highlighted == own and len(view.halos["composition"].points()) == 1
+
+
+def test_default_sort_is_by_the_channel_that_named_songs(result):
+    model = InfluenceTableModel()
+
+    def named(**counts):
+        channels = {c: dataclasses.replace(ch, n_qualifying=counts.get(c, 0))
+                    for c, ch in result.channels.items()}
+        return dataclasses.replace(result, channels=channels)
+
+    model.set_result(named(production=1))  # composition named none: production's column
+    assert model.default_sort_key == "conf:production"
+    model.set_result(named(composition=2, production=1))
+    assert model.default_sort_key == "conf:composition"
+    model.set_result(named())
+    assert model.default_sort_key == "conf:composition"
+
+
+def test_table_follows_each_result_until_the_user_picks_a_column(qtbot, result):
+    table = InfluenceTable()
+    qtbot.addWidget(table)
+    only_production = dataclasses.replace(result, channels={
+        c: dataclasses.replace(ch, n_qualifying=int(c == "production"))
+        for c, ch in result.channels.items()})
+    header = table.horizontalHeader()
+    table.set_result(only_production)
+    assert header.sortIndicatorSection() == table.source.column("conf:production")
+    header.sectionClicked.emit(table.source.column("title"))  # the user's choice …
+    table.sortByColumn(table.source.column("title"), Qt.SortOrder.AscendingOrder)
+    table.set_result(result)  # … is kept for the next result
+    assert header.sortIndicatorSection() == table.source.column("title")
