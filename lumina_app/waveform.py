@@ -47,6 +47,11 @@ MIN_SELECTION = 0.05
 MIN_HIGHLIGHT = 0.02
 
 
+def _chunk_text(cell: Any) -> str:
+    """A chunk's label on the strip: its song where one passed the gate, else "–"."""
+    return str(_field(cell, "label")) if bool(_field(cell, "qualifies")) else "–"
+
+
 def _field(cell: Any, name: str) -> Any:
     """``cell.name`` or ``cell[name]``: chunk cells may be dataclasses or dicts."""
     return cell[name] if isinstance(cell, Mapping) else getattr(cell, name)
@@ -369,7 +374,9 @@ class WaveformView(QWidget):
             Objects or mappings with ``start``, ``end`` (seconds), ``label`` (the strongest
             influence, str), ``confidence`` (0..1) and ``qualifies`` (bool). A qualifying
             chunk is drawn in the accent colour, more opaque the surer it is, with an
-            outline; a non-qualifying one in faint grey.
+            outline, and labelled; a non-qualifying one in faint grey and labelled "–" (no
+            song passed the gate there; its best candidate is in the tooltip), as in the
+            PDF's timeline.
         """
         self.highlight_song(None)
         for rect in self.chunk_items:
@@ -397,12 +404,13 @@ class WaveformView(QWidget):
             rect.setBrush(QBrush(fill))
             rect.setPen(pen)
             verdict = "" if qualifies else "\nbelow the confidence gate"
+            shown = _chunk_text(cell)
             tip = (f"{_clock(start)}–{_clock(end)}\n{label}\n"
                    f"confidence {confidence:.0%}{verdict}")
             rect.setToolTip(tip)
             self.strip_plot.addItem(rect)
             self.chunk_items.append(rect)
-            text = pg.TextItem(label, color=text_colour, anchor=(0.5, 0.5))
+            text = pg.TextItem(shown, color=text_colour, anchor=(0.5, 0.5))
             text.setFont(self._label_font)
             text.setPos((start + end) / 2, 0.5)
             text.setToolTip(tip)
@@ -451,9 +459,11 @@ class WaveformView(QWidget):
         metrics = QFontMetrics(self._label_font)
         for cell, text in zip(self._cells, self.chunk_labels, strict=True):
             width = (float(_field(cell, "end")) - float(_field(cell, "start"))) * px_per_s
-            shown = metrics.elidedText(str(_field(cell, "label")),
-                                       Qt.TextElideMode.ElideRight, int(width) - 8)
-            visible = shown not in ("", "…")
+            # Elided in the middle: "(Organ)" / "(Pluck)" at the end tell versions apart.
+            shown = metrics.elidedText(_chunk_text(cell), Qt.TextElideMode.ElideMiddle,
+                                       int(width) - 8)
+            # A block narrower than a short word gets no label, not even "–".
+            visible = shown not in ("", "…") and width >= 32
             if visible and shown != text.toPlainText():
                 text.setText(shown)
             if visible != text.isVisible():  # most labels keep their state on a scroll

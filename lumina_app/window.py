@@ -152,6 +152,9 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         for key, name in CHANNEL_NAMES.items():
             self.strip_channel.addItem(name, key)
         self.strip_channel.currentIndexChanged.connect(self._show_timeline)
+        # Until the user picks a channel, the strip shows the one that named songs.
+        self._strip_chosen = False
+        self.strip_channel.activated.connect(self._on_strip_chosen)
         row = QHBoxLayout()
         row.setContentsMargins(6, 4, 6, 0)
         for w in (self.play_button, self.stop_button, self.time_label):
@@ -423,8 +426,17 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.table.set_result(result)
         self.bars.set_result(result)
         self.confidence.set_result(result)
-        self._show_timeline()
+        naming = ([] if result is None or self._strip_chosen else
+                  [c for c, ch in result.channels.items() if ch.n_qualifying])
+        index = self.strip_channel.findData(naming[0]) if naming else -1
+        if index >= 0 and index != self.strip_channel.currentIndex():
+            self.strip_channel.setCurrentIndex(index)  # redraws the strip
+        else:
+            self._show_timeline()
         self.update_enabled()
+
+    def _on_strip_chosen(self, _index: int) -> None:
+        self._strip_chosen = True
 
     def _timeline_channel(self) -> str:
         return str(self.strip_channel.currentData() or "composition")

@@ -82,6 +82,15 @@ def test_analyze_fills_table_bars_confidence_and_strip(qtbot, window, catalog):
     assert not window.channel_note.isHidden()
     assert "Composition: on this model this channel follows timbre" in window.channel_note.text()
     window._set_result(result)
+    # The strip shows the channel that named songs until the user picks one.
+    only = {c: int(c == "production") for c in result.channels}
+    window._set_result(dataclasses.replace(result, channels={
+        c: dataclasses.replace(ch, n_qualifying=only[c]) for c, ch in result.channels.items()}))
+    assert window._timeline_channel() == "production"
+    window.strip_channel.activated.emit(0)  # the user's choice is kept
+    window.strip_channel.setCurrentIndex(window.strip_channel.findData("composition"))
+    window._set_result(result)
+    assert window._timeline_channel() == "composition"
     # Selecting the song lights up where it matters in the strip.
     window.table.select_song(window.table.song_ids()[0])
     assert window.waveform.highlight_items

@@ -265,6 +265,8 @@ def test_chunks_blocks_labels_and_tooltips(qtbot, view, ten_minutes):
     QApplication.processEvents()
     assert view.chunk_labels[0].isVisible()
     assert view.chunk_labels[0].toPlainText() == "Song 00 — Artist"
+    # a chunk where no song passed the gate names none (its best candidate is in the tip)
+    assert view.chunk_labels[1].toPlainText() == "–" and "Song 01" in view.chunk_items[1].toolTip()
     view.set_chunks([])
     assert view.chunk_items == [] and view.chunk_labels == []
 
