@@ -22,6 +22,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
@@ -220,8 +221,10 @@ def _timeline(p: dict[str, Any]) -> Drawing:
     width, lane_h = 170 * mm, 9 * mm
     height = (8 + 12 * len(lanes)) * mm
     drawing = Drawing(width, height)
-    palette = [colors.HexColor(c) for c in ("#1f6feb", "#d97706", "#059669", "#7c3aed",
-                                            "#db2777", "#0891b2", "#65a30d", "#dc2626")]
+    # Song colours, none of them a channel's (blue and orange mean composition and
+    # production everywhere else in the report).
+    palette = [colors.HexColor(c) for c in ("#059669", "#7c3aed", "#db2777", "#0891b2",
+                                            "#65a30d", "#dc2626", "#4f46e5", "#0f766e")]
     song_colour: dict[int, Any] = {}
     left, span = 28 * mm, width - 30 * mm
     for row, (name, entries) in enumerate(lanes):
@@ -233,7 +236,7 @@ def _timeline(p: dict[str, Any]) -> Drawing:
             if e["qualifies"]:
                 colour = song_colour.setdefault(e["song_id"], palette[len(song_colour)
                                                                       % len(palette)])
-                label = f"{e['title'][:18]} {_pct(e['confidence'])}"
+                label = fit_label(e["title"], _pct(e["confidence"]), w - 2)
             else:
                 colour, label = colors.HexColor("#e5e7eb"), "—"
             drawing.add(Rect(x0, y, w, lane_h, fillColor=colour, strokeColor=None))
@@ -243,6 +246,25 @@ def _timeline(p: dict[str, Any]) -> Drawing:
     drawing.add(String(left + span - 12 * mm, 1 * mm, f"{duration:.0f} s", fontName="Helvetica",
                        fontSize=6.5))
     return drawing
+
+
+def fit_label(title: str, suffix: str, width: float, font: str = "Helvetica",
+              size: float = 5.5) -> str:
+    """``"title suffix"`` in at most ``width`` points: the title elided in the middle
+    ("Quiet…(Organ)"), so the version in parentheses stays; the suffix alone, or nothing,
+    when even that does not fit."""
+    text = f"{title} {suffix}"
+    if stringWidth(text, font, size) <= width:
+        return text
+    # Keep the tail in parentheses whole ("(Organ)"), else half of what is kept.
+    tail_len = len(title) - title.rfind(" (") - 1 if title.endswith(")") and " (" in title \
+        else 0
+    for keep in range(len(title) - 1, 1, -1):
+        tail = min(tail_len, keep - 1) if tail_len else keep // 2
+        text = f"{title[:keep - tail]}…{title[len(title) - tail:]} {suffix}"
+        if stringWidth(text, font, size) <= width:
+            return text
+    return suffix if stringWidth(suffix, font, size) <= width else ""
 
 
 def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:

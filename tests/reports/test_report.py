@@ -173,3 +173,16 @@ def test_pdf_holds_the_named_attachment(reports):
     assert "lumina verify" in text
     # the method section says what the fingerprints are the gradient of (issue 19)
     assert "softened to temperature 20 (tempered/1)" in " ".join(text.split())
+
+
+def test_timeline_labels_fit_their_chunk_and_keep_the_version():
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from lumina.reports.pdf import fit_label
+
+    title, conf = "Quiet Engines (Organ)", "> 99.9 %"
+    assert fit_label(title, conf, 500) == f"{title} {conf}"
+    short = fit_label(title, conf, 60)
+    assert short.startswith("Qu") and short.endswith("…(Organ) > 99.9 %")
+    assert stringWidth(short, "Helvetica", 5.5) <= 60
+    assert fit_label(title, conf, 31) == conf and fit_label(title, conf, 5) == ""
