@@ -36,6 +36,7 @@ from reportlab.platypus import (
 from lumina.reports.findings import answer_sentence, gate_words, signed_findings
 from lumina.reports.findings import percent as _pct
 from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE, PDF_SIGNATURE_PROFILE
+from lumina.reports.pdf_segments import segments_section
 from lumina.reports.signing import UnreadableReport
 
 ACCENT = colors.HexColor("#1f6feb")
@@ -378,6 +379,8 @@ def render_pdf(envelope: dict[str, Any], path: Path,
             _ranked_table(name, ch), Spacer(1, 2 * mm),
             Paragraph("Confidence against the noise floor", st["small"]),
             _confidence_chart(name, ch)])]
+    # Where in each named song (issue 23); nothing for reports made before segments.
+    story += segments_section(p, st, CHANNEL_COLOURS, ACCENT)
     story += [Paragraph("Method and parameters", st["h2"]), *_method(p, st),
               Paragraph("Signature", st["h2"]), *_signature_block(p, st)]
     if p["track"].get("warnings"):
