@@ -1,5 +1,5 @@
 """``lumina index`` (local or on Ray) and ``lumina library`` (info, list, remove, verify,
-compact)."""
+compact, relink)."""
 
 from __future__ import annotations
 
@@ -124,6 +124,8 @@ def cmd_library(args: argparse.Namespace) -> int:
     from lumina.library import Library, verify
 
     path = Path(args.library).expanduser()
+    if args.action == "relink":
+        return cmd_relink(args)
     if args.action == "verify":
         report = verify(path)
         for line in report.problems:
@@ -186,3 +188,28 @@ def cmd_library(args: argparse.Namespace) -> int:
                   f"and {stats['removed_chunk_rows']} chunk row(s), reclaimed "
                   f"{stats['bytes_reclaimed'] / 2**20:.2f} MiB; {len(lib)} song(s) remain")
             return 0
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    """``lumina library relink LIB FOLDER [-v]``: one line per moved song with -v, a summary
+    line always; 0 once the run completed, also when some songs were not found (a catalog
+    split over several folders is relinked folder by folder)."""
+    from lumina.indexing.relink import check_folder, relink_library
+
+    check_folder(args.folder)  # a typo fails before the library is opened
+    bar = ProgressBar("relink")
+    summary = relink_library(args.library, args.folder, progress=bar)
+    bar.end()
+    for line in summary.unreadable:
+        print(f"skipped: {line}", file=sys.stderr)
+    if args.verbose:
+        for song in summary.relinked:
+            if song.new_path != song.old_path:
+                print(f"relinked {song.song_id} {clip(song.title, 40)}: {song.old_path} -> "
+                      f"{song.new_path}")
+        for missing in summary.not_found:
+            print(f"not found {missing.id} {clip(missing.title, 40)}: {missing.source_path}")
+    found = len(summary.relinked)
+    print(f"relinked {found} of {summary.songs} songs; {len(summary.not_found)} not found "
+          f"under {args.folder}")
+    return 0

@@ -142,11 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
              "lumina library verify ~/label.lumina"),
             ("compact", "reclaim the space of removed songs",
              "Rewrite a library's matrices without its removed songs, reclaiming their space.",
-             "lumina library compact ~/label.lumina")):
+             "lumina library compact ~/label.lumina"),
+            ("relink", "find moved songs' audio again (by SHA-256)",
+             "Point the songs at their audio files again after the catalog moved: every\n"
+             "audio file under FOLDER (recursively) is matched to a song by the SHA-256 of\n"
+             "its bytes, whatever its name, and the song's source path is updated. Songs\n"
+             "with no matching file keep their old path and are counted as not found.",
+             "lumina library relink ~/label.lumina /mnt/new-disk/catalog -v")):
         p = add_verb(lsub, action, text, description, example)
         p.add_argument("library", metavar="LIB", help="library folder")
         if action == "remove":
             p.add_argument("ids", nargs="+", type=int, metavar="ID", help="song ids")
+        if action == "relink":
+            p.add_argument("folder", metavar="FOLDER",
+                           help="folder where the catalog's audio files are now")
+            p.add_argument("-v", "--verbose", action="store_true",
+                           help="print a line per song whose path changed or whose audio "
+                                "was not found")
         if action in ("info", "list"):
             p.add_argument("--json", action="store_true", help="print JSON")
         if action == "list":

@@ -1,5 +1,5 @@
-"""The :class:`LibraryWriter` (append, remove, compact under the exclusive writer lock) and
-:func:`repair`, which every writer runs first.
+"""The :class:`LibraryWriter` (append, remove, compact and relink under the exclusive writer
+lock) and :func:`repair`, which every writer runs first.
 
 Crash safety rests on one ordering rule: fingerprint rows are appended to the matrix files
 and fsync'ed *before* the SQLite transaction that records them commits. The catalog's
@@ -362,6 +362,30 @@ class LibraryWriter:
             set_meta(self._conn, live_rows=snap.live_rows - len(wanted),
                       rows_version=snap.rows_version + 1)
         return wanted
+
+    def set_source_paths(self, paths: Mapping[int, tuple[str, str]]) -> list[int]:
+        """Point songs at their audio files again (``lumina library relink``).
+
+        ``paths`` maps a song id to ``(audio_sha256, new source path)``; a song is only
+        updated while it still holds that audio, so a song removed and compacted since the
+        files were hashed is skipped. One transaction: a killed run changes all or nothing.
+        Neither the digest nor ``rows_version`` moves: the source path is in neither, and the
+        fingerprints (so the prepared cache) are unchanged.
+
+        Returns
+        -------
+        list of int
+            The ids updated, ascending.
+        """
+        done: list[int] = []
+        with write_transaction(self._conn):
+            for sid, (sha, path) in sorted(paths.items()):
+                cur = self._conn.execute(
+                    "UPDATE songs SET source_path = ? WHERE id = ? AND audio_sha256 = ?",
+                    (str(path), int(sid), str(sha)))
+                if cur.rowcount:
+                    done.append(int(sid))
+        return done
 
     def compact(self) -> dict[str, int]:
         """Rewrite the matrices without removed rows and delete removed songs' catalog rows.
