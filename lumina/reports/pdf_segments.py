@@ -78,9 +78,12 @@ def shade(z: float, z_full: float, colour: Color) -> Color:
 
 
 def _ticks(end: float) -> list[float]:
-    """Round times from 0 to ``end``, at most five, in a step a reader counts in."""
+    """Round times from 0 to ``end``, at most five, in a step a reader counts in, and
+    ``end`` itself where it stands clear of the last one (the song axis ends at its last
+    paired chunk, which a reader wants to read off)."""
     step = next((s for s in _TICK_STEPS if end / s <= 4), _TICK_STEPS[-1])
-    return [k * step for k in range(int(math.floor(end / step + 1e-9)) + 1)]
+    ticks = [k * step for k in range(int(math.floor(end / step + 1e-9)) + 1)]
+    return ticks + [end] if end - ticks[-1] > 0.4 * step else ticks
 
 
 def segment_plot(pairs: list[dict[str, Any]], track_duration: float, colour: Color, *,
@@ -89,7 +92,7 @@ def segment_plot(pairs: list[dict[str, Any]], track_duration: float, colour: Col
     """Track time (x, the whole track) against song time (y, up to the last chunk any pair
     reaches: a report does not carry the song's length), a numbered box per pair."""
     drawing = Drawing(width, height)
-    left, bottom, top_pad, right_pad = 10 * mm, 9 * mm, 5 * mm, 4 * mm
+    left, bottom, top_pad, right_pad = 10 * mm, 9 * mm, 6 * mm, 4 * mm
     w, h = width - left - right_pad, height - bottom - top_pad
     x_end = max([track_duration, *(p["query_end"] for p in pairs)] + [1e-6])
     y_end = max([p["song_end"] for p in pairs] + [1e-6])
@@ -108,7 +111,7 @@ def segment_plot(pairs: list[dict[str, Any]], track_duration: float, colour: Col
                            fontSize=size, fillColor=_GREY, textAnchor="end"))
     drawing.add(String(left + w / 2, 1 * mm, "time in the track", fontName=font,
                        fontSize=6, fillColor=_GREY, textAnchor="middle"))
-    drawing.add(String(0, height - 3 * mm, "time in the song", fontName=font, fontSize=6,
+    drawing.add(String(0, height - 2.6 * mm, "time in the song", fontName=font, fontSize=6,
                        fillColor=_GREY))
     # Weakest first, so the best pair is on top where boxes overlap (finer query hops).
     for rank in range(len(pairs), 0, -1):
