@@ -189,6 +189,11 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
                          *(f"4.baseline_confidence_1sigma.{null}.{ch}" for null in NULLS),
                          *(f"5.{t}.{ch}" for t in TRANSFORMS)):
             assert expected in ids, expected
+    by_id = {r["id"]: r for r in rows}
+    for t in TRANSFORMS:  # the composition channel also counts the composition found
+        same = by_id[f"5.{t}.composition.same_composition"]["value"]
+        song = by_id[f"5.{t}.composition"]["value"]
+        assert song is None or same >= song  # the source's song has its composition
     for expected in ("6.causal.top1", "6.causal.top3", "6.separation.composition",
                      "6.separation.production", *(f"6.robust.{t}" for t in TRANSFORMS)):
         assert expected in ids, expected
