@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QStyleOptionHeader,
+)
 
-__all__ = ["app_icon", "apply_dark_theme"]
+__all__ = ["SortArrowStyle", "app_icon", "apply_dark_theme"]
+
+
+class SortArrowStyle(QProxyStyle):
+    """Fusion with a header's sort arrow pointing the way the values go: ▼ when the largest
+    is on top (descending), ▲ when the smallest is.
+
+    ``QHeaderView`` hands a descending sort to the style as ``SortUp`` (the Windows
+    convention), which Fusion draws as ▲: the app's tables, most confident first, showed an
+    arrow that reads "smallest first" to a Mac or web user."""
+
+    _SWAP = {QStyleOptionHeader.SortIndicator.SortUp: QStyleOptionHeader.SortIndicator.SortDown,
+             QStyleOptionHeader.SortIndicator.SortDown: QStyleOptionHeader.SortIndicator.SortUp}
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,  # noqa: N802
+                      painter: object, widget: object = None) -> None:
+        if (element == QStyle.PrimitiveElement.PE_IndicatorHeaderArrow
+                and isinstance(option, QStyleOptionHeader)
+                and option.sortIndicator in self._SWAP):
+            option = QStyleOptionHeader(option)
+            option.sortIndicator = self._SWAP[option.sortIndicator]
+        super().drawPrimitive(element, option, painter, widget)
 
 
 def apply_dark_theme(app: QApplication) -> None:
-    app.setStyle("Fusion")
+    style = SortArrowStyle(QStyleFactory.create("Fusion"))
+    app.setStyle(style)
+    app._lumina_style = style  # type: ignore[attr-defined]  # the proxy lives as long as the app
     palette = QPalette()
     base, text, accent = QColor(30, 31, 34), QColor(220, 221, 222), QColor(88, 166, 255)
     palette.setColor(QPalette.ColorRole.Window, QColor(38, 39, 43))
