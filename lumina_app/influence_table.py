@@ -236,6 +236,8 @@ class InfluenceTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
+        # Cut titles in the middle: "(Organ)" / "(Pluck)" at the end tell versions apart.
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.verticalHeader().setVisible(False)
         self._fit_columns()
         self._selected: int | None = None

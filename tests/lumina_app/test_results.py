@@ -292,6 +292,7 @@ def test_table_follows_each_result_until_the_user_picks_a_column(qtbot, result):
         c: dataclasses.replace(ch, n_qualifying=int(c == "production"))
         for c, ch in result.channels.items()})
     header = table.horizontalHeader()
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle  # "Quiet…(Organ)"
     table.set_result(only_production)
     assert header.sortIndicatorSection() == table.source.column("conf:production")
     header.sectionClicked.emit(table.source.column("title"))  # the user's choice …
