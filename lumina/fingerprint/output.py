@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lumina.fingerprint.versioned import look_up
+
 __all__ = [
     "DEFAULT_OUTPUT_FUNCTION",
     "OUTPUT_FUNCTIONS",
@@ -101,15 +103,7 @@ def get_output_function(name: str | OutputFunction | None) -> OutputFunction:
         return name
     if name is None:
         return OUTPUT_FUNCTIONS[PAPER_OUTPUT_FUNCTION]
-    base, _, version = str(name).partition("/")
-    if base not in OUTPUT_FUNCTIONS:
-        raise ValueError(f"unknown output function {name!r} "
-                         f"(known: {', '.join(OUTPUT_FUNCTIONS)})")
-    function = OUTPUT_FUNCTIONS[base]
-    if version and version != str(function.version):
-        raise ValueError(f"output function {name!r} cannot be made: this software makes "
-                         f"{function.id}")
-    return function
+    return look_up(OUTPUT_FUNCTIONS, name, "output function")
 
 
 def output_function_id(name: str | OutputFunction | None) -> str | None:

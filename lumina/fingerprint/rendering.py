@@ -57,6 +57,8 @@ from functools import lru_cache, partial
 
 import numpy as np
 
+from lumina.fingerprint.versioned import look_up
+
 __all__ = [
     "PEAK",
     "RENDERINGS",
@@ -539,14 +541,7 @@ def get_rendering(name: str | Rendering) -> Rendering:
     """
     if isinstance(name, Rendering):
         return name
-    base, _, version = str(name).partition("/")
-    if base not in RENDERINGS:
-        raise ValueError(f"unknown rendering {name!r} (known: {', '.join(RENDERINGS)})")
-    rendering = RENDERINGS[base]
-    if version and version != str(rendering.version):
-        raise ValueError(f"rendering {name!r} cannot be made: this software makes "
-                         f"{rendering.id}")
-    return rendering
+    return look_up(RENDERINGS, name, "rendering")
 
 
 def rendering_words(rendering: str | None) -> str:
