@@ -5,7 +5,7 @@ once at creation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +58,48 @@ IDENTITY_FIELDS = (
 #: Identity fields a paper-mode library leaves out (absent = None), so its manifest and
 #: digest are those of a library made before the field existed.
 OPTIONAL_IDENTITY_FIELDS = ("composition_rendering", "output_function")
-#: How a mismatch of each optional field is told: what the field is, and its value in words.
-_OPTIONAL_FIELD_WORDS = {
-    "composition_rendering": ("composition fingerprints", rendering_words, "renderings"),
-    "output_function": ("fingerprints", output_function_words, "output functions"),
+#: What ``--composition-rendering`` calls the paper's mode (no rendering).
+PLAIN_RENDERING = "plain"
+#: The composition rendering of a new library when none is asked for, as
+#: ``--composition-rendering`` takes it: a rendering name or :data:`PLAIN_RENDERING`.
+DEFAULT_COMPOSITION_RENDERING = "shepard"
+
+
+@dataclass(frozen=True)
+class _OptionalField:
+    """How one optional identity field is chosen, checked and named in messages.
+
+    ``to_id`` turns what a user asks for into what manifests record (None: the paper's
+    mode) or raises ValueError; ``known`` lists the recorded values this LUMINA can make.
+    """
+
+    label: str  # "composition rendering": the field in a manifest error
+    kind: str  # "composition fingerprints": what the field describes
+    relation: str  # "" or "gradients ": "the library's <kind> are <relation>of …"
+    plural: str  # "renderings": what differs when fingerprints cannot be compared
+    another: str  # " rendering": "… to use another<another>"
+    unknown_hint: str  # appended to an unknown name's message
+    default: str
+    words: Callable[[str | None], str]
+    to_id: Callable[[str], str | None]
+    known: Callable[[], set[str]]
+
+
+_OPTIONAL_FIELDS = {
+    "composition_rendering": _OptionalField(
+        label="composition rendering", kind="composition fingerprints", relation="",
+        plural="renderings", another=" rendering",
+        unknown_hint=f", or {PLAIN_RENDERING!r} for the audio itself",
+        default=DEFAULT_COMPOSITION_RENDERING, words=rendering_words,
+        to_id=lambda name: None if name == PLAIN_RENDERING else rendering_id(name),
+        known=lambda: {r.id for r in RENDERINGS.values()}),
+    "output_function": _OptionalField(
+        label="output function", kind="fingerprints", relation="gradients ",
+        plural="output functions", another="", unknown_hint="",
+        default=DEFAULT_OUTPUT_FUNCTION, words=output_function_words,
+        to_id=output_function_id,
+        # the paper's loss is recorded by leaving the field out
+        known=lambda: {f.recorded for f in OUTPUT_FUNCTIONS.values()} - {None}),  # type: ignore[return-value]
 }
 
 
@@ -182,12 +220,7 @@ class Manifest:
         if not chunk_seconds > 0 or sample_rate <= 0:
             raise LibraryError(f"{where}: chunk_seconds and sample_rate must be positive")
         sha = str(get("model_sha256", str))
-        rendering = data.get("composition_rendering")
-        if rendering is not None:
-            rendering = _known_rendering(rendering, where)
-        output = data.get("output_function")
-        if output is not None:
-            output = _known_output_function(output, where)
+        optional = {name: _known(name, data.get(name), where) for name in _OPTIONAL_FIELDS}
         return cls(
             library_id=str(get("library_id", str)),
             model_name=str(get("model_name", str)),
@@ -202,8 +235,7 @@ class Manifest:
             created=str(data.get("created", "")),
             model_spec=str(data.get("model_spec", "") or ""),
             format_version=int(version),
-            composition_rendering=rendering,
-            output_function=output,
+            **optional,  # type: ignore[arg-type]
         )
 
     def check_compatible(self, params: Mapping[str, object], what: str = "the fingerprints",
@@ -229,11 +261,11 @@ class Manifest:
             if name in OPTIONAL_IDENTITY_FIELDS:
                 theirs, ours = params.get(name), mine.get(name)
                 if theirs != ours:
-                    kind, words, plural = _OPTIONAL_FIELD_WORDS[name]
+                    field = _OPTIONAL_FIELDS[name]
                     raise LibraryError(
-                        f"{library} has {kind} of {words(ours)}, {what} of "  # type: ignore[operator]
-                        f"{words(theirs)}; fingerprints of different {plural} cannot be "  # type: ignore[operator]
-                        "compared")
+                        f"{library} has {field.kind} of {field.words(ours)}, "  # type: ignore[arg-type]
+                        f"{what} of {field.words(theirs)}; "  # type: ignore[arg-type]
+                        f"fingerprints of different {field.plural} cannot be compared")
                 continue
             if name not in params:
                 if name == "channels":
@@ -262,25 +294,38 @@ class Manifest:
                 )
 
 
-def _known_rendering(value: object, where: str) -> str:
-    """The ``name/version`` of a rendering this LUMINA can make; else a one-line error."""
-    known = {r.id for r in RENDERINGS.values()}
+def _known(name: str, value: object, where: str) -> str | None:
+    """``value`` of an optional identity field read from a manifest: None (absent), or a
+    ``name/version`` this LUMINA can make; else a one-line error."""
+    if value is None:
+        return None
+    field = _OPTIONAL_FIELDS[name]
+    known = field.known()
     if not isinstance(value, str) or value not in known:
         raise LibraryError(
-            f"{where}: composition rendering {value!r} is not one this LUMINA knows "
+            f"{where}: {field.label} {value!r} is not one this LUMINA knows "
             f"({', '.join(sorted(known))})")
     return value
 
 
-def _known_output_function(value: object, where: str) -> str:
-    """The ``name/version`` of an output function this LUMINA can compute (not the paper's
-    loss, which a manifest records by leaving the field out); else a one-line error."""
-    known = {f.recorded for f in OUTPUT_FUNCTIONS.values()} - {None}
-    if not isinstance(value, str) or value not in known:
+def _for_library(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
+    """What :func:`composition_rendering_for` and :func:`output_function_for` decide for
+    the optional identity field ``name``."""
+    field = _OPTIONAL_FIELDS[name]
+    recorded = None if manifest is None else getattr(manifest, name)
+    if requested is None:
+        if manifest is not None:
+            return recorded
+        requested = field.default
+    try:
+        wanted = field.to_id(requested)
+    except ValueError as exc:
+        raise LibraryError(f"{exc}{field.unknown_hint}") from None
+    if manifest is not None and wanted != recorded:
         raise LibraryError(
-            f"{where}: output function {value!r} is not one this LUMINA knows "
-            f"({', '.join(sorted(known))})")  # type: ignore[arg-type]
-    return value
+            f"the library's {field.kind} are {field.relation}of {field.words(recorded)}, not "
+            f"of {field.words(wanted)}; index into a new library to use another{field.another}")
+    return wanted
 
 
 def output_function_for(manifest: Manifest | None, requested: str | None = None
@@ -300,27 +345,7 @@ def output_function_for(manifest: Manifest | None, requested: str | None = None
     LibraryError
         Unknown name, or another function than the library's (one line).
     """
-    if requested is None:
-        if manifest is not None:
-            return manifest.output_function
-        requested = DEFAULT_OUTPUT_FUNCTION
-    try:
-        wanted = output_function_id(requested)
-    except ValueError as exc:
-        raise LibraryError(str(exc)) from None
-    if manifest is not None and wanted != manifest.output_function:
-        raise LibraryError(
-            f"the library's fingerprints are gradients of "
-            f"{output_function_words(manifest.output_function)}, not of "
-            f"{output_function_words(wanted)}; index into a new library to use another")
-    return wanted
-
-
-#: What ``--composition-rendering`` calls the paper's mode (no rendering).
-PLAIN_RENDERING = "plain"
-#: The composition rendering of a new library when none is asked for, as
-#: ``--composition-rendering`` takes it: a rendering name or :data:`PLAIN_RENDERING`.
-DEFAULT_COMPOSITION_RENDERING = "shepard"
+    return _for_library("output_function", manifest, requested)
 
 
 def composition_rendering_for(manifest: Manifest | None, requested: str | None = None
@@ -340,23 +365,7 @@ def composition_rendering_for(manifest: Manifest | None, requested: str | None =
     LibraryError
         Unknown rendering, or one other than the library's (one line).
     """
-    if requested is None:
-        if manifest is not None:
-            return manifest.composition_rendering
-        requested = DEFAULT_COMPOSITION_RENDERING
-    if requested == PLAIN_RENDERING:
-        wanted = None
-    else:
-        try:
-            wanted = rendering_id(requested)
-        except ValueError as exc:
-            raise LibraryError(f"{exc}, or {PLAIN_RENDERING!r} for the audio itself") from None
-    if manifest is not None and wanted != manifest.composition_rendering:
-        raise LibraryError(
-            f"the library's composition fingerprints are of "
-            f"{rendering_words(manifest.composition_rendering)}, not of "
-            f"{rendering_words(wanted)}; index into a new library to use another rendering")
-    return wanted
+    return _for_library("composition_rendering", manifest, requested)
 
 
 def read_manifest(folder: Path) -> Manifest:
