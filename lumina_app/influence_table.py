@@ -26,6 +26,7 @@ from lumina_app.result_base import (
     NO_SONGS_TEXT,
     SORT_ROLE,
     TEXT,
+    naming_channel,
     percent,
     song_tooltip,
 )
@@ -91,11 +92,7 @@ class InfluenceTableModel(QAbstractTableModel):
     def default_sort_key(self) -> str:
         """The confidence column of the first channel that named a song, so the named songs
         are the first rows; the first channel's when none named any."""
-        if self._result is not None:
-            for channel in self._channels:
-                if self._result.channels[channel].n_qualifying:
-                    return f"conf:{channel}"
-        return f"conf:{self._channels[0]}"
+        return f"conf:{naming_channel(self._result) or self._channels[0]}"
 
     def column(self, key: str) -> int:
         """The column index of a key of :attr:`column_keys` (ValueError if absent)."""

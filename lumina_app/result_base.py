@@ -32,6 +32,7 @@ __all__ = [
     "ResultView",
     "channel_colour",
     "elide",
+    "naming_channel",
     "percent",
     "set_title_ticks",
     "song_tooltip",
@@ -59,6 +60,14 @@ TITLE_CHARS = 28
 def channel_colour(channel: str, index: int = 0) -> tuple[int, int, int]:
     """The RGB colour of a channel (``index``: its position, for channels not named here)."""
     return CHANNEL_COLOURS.get(channel, OTHER_COLOURS[index % len(OTHER_COLOURS)])
+
+
+def naming_channel(result: AnalysisResult | None) -> str | None:
+    """The first channel of ``result`` whose gate named a song (None: none did): what the
+    table sorts by and the strip shows until the user picks otherwise."""
+    if result is None:
+        return None
+    return next((c for c, ch in result.channels.items() if ch.n_qualifying), None)
 
 
 def percent(x: float) -> str:

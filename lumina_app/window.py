@@ -41,6 +41,7 @@ from lumina_app.library_panel import LibraryPanel
 from lumina_app.menus import build_menus
 from lumina_app.player import Player
 from lumina_app.report_actions import ReportActions
+from lumina_app.result_base import naming_channel
 from lumina_app.results import ChannelBars, ConfidenceView, InfluenceTable
 from lumina_app.settings import AppSettings
 from lumina_app.status import StatusLabels
@@ -426,9 +427,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.table.set_result(result)
         self.bars.set_result(result)
         self.confidence.set_result(result)
-        naming = ([] if result is None or self._strip_chosen else
-                  [c for c, ch in result.channels.items() if ch.n_qualifying])
-        index = self.strip_channel.findData(naming[0]) if naming else -1
+        naming = None if self._strip_chosen else naming_channel(result)
+        index = self.strip_channel.findData(naming) if naming else -1
         if index >= 0 and index != self.strip_channel.currentIndex():
             self.strip_channel.setCurrentIndex(index)  # redraws the strip
         else:
