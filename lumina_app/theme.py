@@ -38,9 +38,7 @@ class SortArrowStyle(QProxyStyle):
 
 
 def apply_dark_theme(app: QApplication) -> None:
-    style = SortArrowStyle(QStyleFactory.create("Fusion"))
-    app.setStyle(style)
-    app._lumina_style = style  # type: ignore[attr-defined]  # the proxy lives as long as the app
+    app.setStyle(SortArrowStyle(QStyleFactory.create("Fusion")))  # the app owns the style
     palette = QPalette()
     base, text, accent = QColor(30, 31, 34), QColor(220, 221, 222), QColor(88, 166, 255)
     palette.setColor(QPalette.ColorRole.Window, QColor(38, 39, 43))
