@@ -87,7 +87,8 @@ def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
     try:
         data = json.loads((folder / CHANNEL_NOTES_FILE).read_text(encoding="utf-8"))
         channels, renderings = dict(data["channels"]), dict(data.get("renderings", {}))
-        if data.get("output_function") != output_function:
+        same_function = data.get("output_function") == output_function
+        if not same_function:
             # Notes of another output function describe other fingerprints.
             channels, renderings = {}, {}
         if composition_rendering is not None:
@@ -97,10 +98,9 @@ def channel_notes(model: MusicGenModel, composition_rendering: str | None = None
                 "note": f"the composition channel on the {composition_rendering} rendering "
                         f"has not been measured on {getattr(model, 'name', 'this model')}"}
         name_of = getattr(model, "name", "this model")
+        how = "" if same_function else f" with {output_function_words(output_function)}"
         for missing in set(getattr(model, "channels", ())) - set(channels):
             # The file speaks for these weights but not for this channel: say so.
-            how = ("" if data.get("output_function") == output_function else
-                   f" with {output_function_words(output_function)}")
             channels[missing] = {"separates": False,
                                  "note": f"the {missing} channel has not been measured on "
                                          f"{name_of}{how}"}
