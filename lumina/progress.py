@@ -73,7 +73,11 @@ def format_seconds(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def format_clock(seconds: float) -> str:
-    """A play position, ``m:ss.s`` (``"1:05.3"``)."""
+def format_clock(seconds: float, tenths: bool = True) -> str:
+    """A play position, ``m:ss.s`` (``"1:05.3"``); ``tenths=False``: ``m:ss`` rounded to the
+    second (``"1:05"``)."""
     seconds = max(0.0, float(seconds))
+    if not tenths:
+        total = int(round(seconds))
+        return f"{total // 60}:{total % 60:02d}"
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"

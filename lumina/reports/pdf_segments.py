@@ -25,9 +25,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer, Table, TableStyle
 
+from lumina.progress import format_clock
 from lumina.reports.findings import percent
 
-__all__ = ["SECTION_TITLE", "clock", "pair_line", "segment_plot", "segment_songs",
+__all__ = ["SECTION_TITLE", "pair_line", "segment_plot", "segment_songs",
            "segments_section", "shade"]
 
 SECTION_TITLE = "Where the influence is"
@@ -38,12 +39,6 @@ Z_FULL = 4.0
 PLOT_WIDTH, PLOT_HEIGHT = 62 * mm, 44 * mm
 _GREY = colors.HexColor("#6b7280")
 _TICK_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
-
-
-def clock(seconds: float) -> str:
-    """``m:ss`` (rounded to the second), as the pair lines print times."""
-    total = max(0, int(round(seconds)))
-    return f"{total // 60}:{total % 60:02d}"
 
 
 def segment_songs(ch: dict[str, Any]) -> tuple[list[tuple[dict[str, Any], list[dict]]], bool]:
@@ -65,9 +60,9 @@ def segment_songs(ch: dict[str, Any]) -> tuple[list[tuple[dict[str, Any], list[d
 
 def pair_line(pair: dict[str, Any], title: str) -> str:
     """"0:20–0:30 of the track ↔ 1:10–1:20 of Quiet Engines (Organ), z 4.1"."""
-    return (f"{clock(pair['query_start'])}–{clock(pair['query_end'])} of the track ↔ "
-            f"{clock(pair['song_start'])}–{clock(pair['song_end'])} of {title}, "
-            f"z {pair['z']:.1f}")
+    q0, q1, s0, s1 = (format_clock(pair[k], tenths=False)
+                      for k in ("query_start", "query_end", "song_start", "song_end"))
+    return f"{q0}–{q1} of the track ↔ {s0}–{s1} of {title}, z {pair['z']:.1f}"
 
 
 def shade(z: float, z_full: float, colour: Color) -> Color:
@@ -102,13 +97,13 @@ def segment_plot(pairs: list[dict[str, Any]], track_duration: float, colour: Col
     for t in _ticks(x_end):
         x = left + w * t / x_end
         drawing.add(Line(x, bottom, x, bottom - 1 * mm, strokeColor=_GREY, strokeWidth=0.4))
-        drawing.add(String(x, bottom - 3.2 * mm, clock(t), fontName=font, fontSize=size,
-                           fillColor=_GREY, textAnchor="middle"))
+        drawing.add(String(x, bottom - 3.2 * mm, format_clock(t, tenths=False), fontName=font,
+                           fontSize=size, fillColor=_GREY, textAnchor="middle"))
     for t in _ticks(y_end):
         y = bottom + h * t / y_end
         drawing.add(Line(left - 1 * mm, y, left, y, strokeColor=_GREY, strokeWidth=0.4))
-        drawing.add(String(left - 1.5 * mm, y - 0.7 * mm, clock(t), fontName=font,
-                           fontSize=size, fillColor=_GREY, textAnchor="end"))
+        drawing.add(String(left - 1.5 * mm, y - 0.7 * mm, format_clock(t, tenths=False),
+                           fontName=font, fontSize=size, fillColor=_GREY, textAnchor="end"))
     drawing.add(String(left + w / 2, 1 * mm, "time in the track", fontName=font,
                        fontSize=6, fillColor=_GREY, textAnchor="middle"))
     drawing.add(String(0, height - 2.6 * mm, "time in the song", fontName=font, fontSize=6,

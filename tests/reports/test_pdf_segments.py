@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from reportlab.lib import colors
 
 from lumina.cli import main
+from lumina.progress import format_clock
 from lumina.reports.pdf_segments import (
     SECTION_TITLE,
-    clock,
     pair_line,
     segment_plot,
     segment_songs,
@@ -95,6 +95,9 @@ def test_songs_drawn_are_the_named_ones_else_the_top_listed():
 
 
 def test_times_print_as_minutes_and_seconds():
+    def clock(seconds):  # the pair lines' format
+        return format_clock(seconds, tenths=False)
+
     assert clock(0) == "0:00" and clock(69.6) == "1:10" and clock(3725) == "62:05"
     line = pair_line(_pair((20.0, 30.0), (70.0, 80.0), 4.14), "Quiet Engines (Organ)")
     assert line == "0:20–0:30 of the track ↔ 1:10–1:20 of Quiet Engines (Organ), z 4.1"
