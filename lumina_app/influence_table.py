@@ -26,7 +26,7 @@ from lumina_app.result_base import (
     NO_SONGS_TEXT,
     SORT_ROLE,
     TEXT,
-    naming_channel,
+    lead_channel,
     percent,
     song_tooltip,
 )
@@ -92,7 +92,7 @@ class InfluenceTableModel(QAbstractTableModel):
     def default_sort_key(self) -> str:
         """The confidence column of the first channel that named a song, so the named songs
         are the first rows; the first channel's when none named any."""
-        return f"conf:{naming_channel(self._result) or self._channels[0]}"
+        return f"conf:{lead_channel(self._result) or self._channels[0]}"
 
     def column(self, key: str) -> int:
         """The column index of a key of :attr:`column_keys` (ValueError if absent)."""

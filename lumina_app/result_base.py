@@ -32,7 +32,7 @@ __all__ = [
     "ResultView",
     "channel_colour",
     "elide",
-    "naming_channel",
+    "lead_channel",
     "percent",
     "set_title_ticks",
     "song_tooltip",
@@ -62,12 +62,13 @@ def channel_colour(channel: str, index: int = 0) -> tuple[int, int, int]:
     return CHANNEL_COLOURS.get(channel, OTHER_COLOURS[index % len(OTHER_COLOURS)])
 
 
-def naming_channel(result: AnalysisResult | None) -> str | None:
-    """The first channel of ``result`` whose gate named a song (None: none did): what the
-    table sorts by and the strip shows until the user picks otherwise."""
-    if result is None:
+def lead_channel(result: AnalysisResult | None) -> str | None:
+    """The channel a result is shown by until the user picks another (the table's sort, the
+    strip): the first whose gate named a song, else the first; None without a result."""
+    if result is None or not result.channels:
         return None
-    return next((c for c, ch in result.channels.items() if ch.n_qualifying), None)
+    return next((c for c, ch in result.channels.items() if ch.n_qualifying),
+                next(iter(result.channels)))
 
 
 def percent(x: float) -> str:

@@ -41,7 +41,7 @@ from lumina_app.library_panel import LibraryPanel
 from lumina_app.menus import build_menus
 from lumina_app.player import Player
 from lumina_app.report_actions import ReportActions
-from lumina_app.result_base import naming_channel
+from lumina_app.result_base import lead_channel
 from lumina_app.results import ChannelBars, ConfidenceView, InfluenceTable
 from lumina_app.settings import AppSettings
 from lumina_app.status import StatusLabels
@@ -153,7 +153,7 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         for key, name in CHANNEL_NAMES.items():
             self.strip_channel.addItem(name, key)
         self.strip_channel.currentIndexChanged.connect(self._show_timeline)
-        # Until the user picks a channel, the strip shows the one that named songs.
+        # Until the user picks a channel, the strip shows the result's lead channel.
         self._strip_chosen = False
         self.strip_channel.activated.connect(self._on_strip_chosen)
         row = QHBoxLayout()
@@ -427,8 +427,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.table.set_result(result)
         self.bars.set_result(result)
         self.confidence.set_result(result)
-        naming = None if self._strip_chosen else naming_channel(result)
-        index = self.strip_channel.findData(naming) if naming else -1
+        lead = None if self._strip_chosen else lead_channel(result)
+        index = self.strip_channel.findData(lead) if lead else -1
         if index >= 0 and index != self.strip_channel.currentIndex():
             self.strip_channel.setCurrentIndex(index)  # redraws the strip
         else:

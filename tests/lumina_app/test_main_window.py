@@ -87,10 +87,13 @@ def test_analyze_fills_table_bars_confidence_and_strip(qtbot, window, catalog):
     window._set_result(dataclasses.replace(result, channels={
         c: dataclasses.replace(ch, n_qualifying=only[c]) for c, ch in result.channels.items()}))
     assert window._timeline_channel() == "production"
-    window.strip_channel.activated.emit(0)  # the user's choice is kept
-    window.strip_channel.setCurrentIndex(window.strip_channel.findData("composition"))
-    window._set_result(result)
+    window._set_result(dataclasses.replace(result, channels={  # none named: the first channel
+        c: dataclasses.replace(ch, n_qualifying=0) for c, ch in result.channels.items()}))
     assert window._timeline_channel() == "composition"
+    window.strip_channel.setCurrentIndex(window.strip_channel.findData("production"))
+    window.strip_channel.activated.emit(1)  # the user's choice is kept
+    window._set_result(result)
+    assert window._timeline_channel() == "production"
     # Selecting the song lights up where it matters in the strip.
     window.table.select_song(window.table.song_ids()[0])
     assert window.waveform.highlight_items
