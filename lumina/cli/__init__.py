@@ -21,7 +21,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from lumina.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
+from lumina.cli.exit_codes import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+)
 from lumina.cli.inputs import Preflight
 from lumina.cli.parser import build_parser
 from lumina.errors import LuminaError, one_line
@@ -68,7 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = func(args)
             if preflight is not None:
                 preflight.finish(args)
+            # A reader that stopped early (`| head`) shows here, not as a warning at exit.
+            sys.stdout.flush()
             return code
+    except BrokenPipeError:
+        # Quiet, as any Unix tool: later writes and the exit-time flush go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Terminated:
         print("lumina: terminated (finished work is kept; run the same command again to "
               "resume)", file=sys.stderr)
