@@ -33,6 +33,7 @@ from lumina.attribution.segments import (
 )
 from lumina.library import Library
 from lumina.library.song_segments import library_segments
+from lumina.library.song_source import relink_song, song_source
 from lumina.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ __all__ = [
     "TimelineRow",
     "analyze",
     "analyze_fingerprint",
+    "relink_song",
+    "song_source",
 ]
 
 #: Identifies the JSON layout of :meth:`AnalysisResult.to_json`.
