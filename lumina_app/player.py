@@ -90,11 +90,14 @@ class Player(QObject):
     errorOccurred(str)
         One sentence when playback was asked for but cannot happen (no device, the stream
         failed to open or start).
+    ended()
+        Playback reached the end of the buffer (after the stop and rewind it causes).
     """
 
     positionChanged = Signal(float)
     stateChanged = Signal(str)
     errorOccurred = Signal(str)
+    ended = Signal()
 
     def __init__(self, parent: QObject | None = None, *,
                  stream_factory: StreamFactory | None = None,
@@ -326,6 +329,7 @@ class Player(QObject):
     def _tick(self) -> None:
         if self._ended:
             self.stop()  # end of the track: stop the stream and rewind
+            self.ended.emit()
             return
         self.positionChanged.emit(self.position())
 
