@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lumina.errors import LuminaError
+from lumina.errors import Cancelled, LuminaError
 
 if TYPE_CHECKING:
     from lumina.analysis import AnalysisResult
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLAYBACK_RATE",
+    "CatalogSong",
     "EngineCache",
     "IndexOutcome",
     "LibrarySummary",
@@ -43,10 +44,12 @@ __all__ = [
     "export_report",
     "index_folder",
     "library_summary",
+    "load_catalog_song",
     "load_track",
     "open_library",
     "probe_device",
     "prepare_demo",
+    "relink_catalog_song",
     "verify_report_file",
 ]
 
@@ -85,6 +88,53 @@ def load_track(path: Path, prepare_playback: Callable[[np.ndarray, int], np.ndar
     return TrackData(path=Path(path), duration=audio.duration, levels=levels, playback=playback,
                      rate=PLAYBACK_RATE, source_rate=audio.source_rate,
                      source_channels=audio.source_channels, warnings=tuple(audio.warnings))
+
+
+@dataclass(frozen=True)
+class CatalogSong:
+    """A library song's own audio for the A/B view: decoded, or where it was not found."""
+
+    song_id: int
+    title: str
+    #: Where the library says the audio is.
+    source_path: Path
+    #: None when no file is at ``source_path`` (the catalog moved: ask the user for it).
+    track: TrackData | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.track is None
+
+
+def load_catalog_song(library_path: Path, song_id: int,
+                      prepare_playback: Callable[[np.ndarray, int], np.ndarray],
+                      progress: Progress, cancel: threading.Event) -> CatalogSong:
+    """Decode the audio a library song was indexed from, as :func:`load_track` does; a file
+    no longer at the recorded path is not an error but a :attr:`CatalogSong.missing` song."""
+    from lumina.analysis import song_source
+
+    song = song_source(library_path, song_id)
+    source = Path(song.source_path)
+    if cancel.is_set():
+        raise Cancelled("cancelled")
+    if not source.is_file():
+        return CatalogSong(song_id=song.id, title=song.title, source_path=source)
+    track = load_track(source, prepare_playback, progress, cancel)
+    if cancel.is_set():
+        raise Cancelled("cancelled")
+    return CatalogSong(song_id=song.id, title=song.title, source_path=source, track=track)
+
+
+def relink_catalog_song(library_path: Path, song_id: int, file: Path,
+                        prepare_playback: Callable[[np.ndarray, int], np.ndarray],
+                        progress: Progress, cancel: threading.Event) -> CatalogSong:
+    """Point the song at ``file`` when its audio SHA-256 is the library's record of the song
+    (:func:`lumina.analysis.relink_song`: one sentence otherwise, nothing written), then
+    load it."""
+    from lumina.analysis import relink_song
+
+    relink_song(library_path, song_id, file)
+    return load_catalog_song(library_path, song_id, prepare_playback, progress, cancel)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from lumina_app.report_actions import ReportActions
 from lumina_app.result_base import lead_channel
 from lumina_app.results import ChannelBars, ConfidenceView, InfluenceTable
 from lumina_app.settings import AppSettings
+from lumina_app.song_view import SongView
 from lumina_app.status import StatusLabels
 from lumina_app.tasks import Task
 from lumina_app.waveform import WaveformView
@@ -161,9 +162,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         for w in (self.play_button, self.stop_button, self.time_label):
             row.addWidget(w)
         row.addSpacing(12)
-        row.addWidget(self.analyze_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.progress)
+        for w in (self.analyze_button, self.cancel_button, self.progress):
+            row.addWidget(w)
         row.addWidget(self.progress_label, 1)
         row.addWidget(QLabel("Strip:"))
         row.addWidget(self.strip_channel)
@@ -172,6 +172,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(row)
         top_layout.addWidget(self.waveform, 1)
+        self.song_view = SongView(self.waveform, self.player, make_player=Player)
+        top_layout.addWidget(self.song_view, 1)
 
         self.table = InfluenceTable()
         self.table.songSelected.connect(self._on_song_selected)
@@ -453,6 +455,7 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self._on_song_selected(self.table.selected_song())
 
     def _on_song_selected(self, song_id) -> None:
+        self.song_view.show_song(self.result, song_id, self._timeline_channel(), self.track)
         self.bars.highlight(song_id)
         self.confidence.highlight(song_id)
         if self.result is None or song_id is None:
@@ -490,6 +493,7 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         for task in list(self.tasks):
             task.cancel()
         self.player.close()
+        self.song_view.shutdown()
         self.hide()
         task_registry.shutdown()
         super().closeEvent(event)
