@@ -70,26 +70,39 @@ def _song_label(result: Any, song_id: int) -> tuple[str, str]:
     return f"song {song_id}", ""
 
 
+def _span(start: float, end: float) -> str:
+    return f"{format_clock(start, False)}–{format_clock(end, False)}"
+
+
 def _pair_text(number: int, pair: Any) -> str:
-    return (f"{number}:  {format_clock(pair.query_start, False)}–"
-            f"{format_clock(pair.query_end, False)} of the track  ↔  "
-            f"{format_clock(pair.song_start, False)}–{format_clock(pair.song_end, False)} "
-            f"of the song  ·  z {pair.z:.1f}")
+    """The pair as the chooser lists it: ``1: 0:20–0:30 ↔ 1:10–1:20 · z 4.1`` (track ↔ song)."""
+    return (f"{number}:  {_span(pair.query_start, pair.query_end)}  ↔  "
+            f"{_span(pair.song_start, pair.song_end)}  ·  z {pair.z:.1f}")
+
+
+def _pair_tip(number: int, pair: Any) -> str:
+    return (f"Pair {number}: {_span(pair.query_start, pair.query_end)} of the track ↔ "
+            f"{_span(pair.song_start, pair.song_end)} of the song\n"
+            f"cosine {pair.cosine:.3f}, z {pair.z:.2f}")
 
 
 class SpanOverlay:
-    """Numbered bands over a :class:`WaveformView`'s waveform, one per distinct span; the
-    chosen pair's band is drawn stronger."""
+    """Numbered bands over a :class:`WaveformView`'s waveform, one per distinct span, the
+    chosen pair's drawn stronger; with ``strip``, numbered blocks in its chunk strip too."""
 
-    def __init__(self, view: WaveformView) -> None:
+    def __init__(self, view: WaveformView, *, strip: bool = False) -> None:
         self.view = view
+        self.strip = strip
         self.items: list[Any] = []
         self.spans: list[tuple[float, float]] = []
 
-    def set_spans(self, spans: Sequence[tuple[float, float]], current: int | None = None) -> None:
-        """Show ``spans`` (pair ``i`` is numbered ``i + 1``); an empty list clears."""
+    def set_spans(self, spans: Sequence[tuple[float, float]], current: int | None = None,
+                  tips: Sequence[str] = ()) -> None:
+        """Show ``spans`` (pair ``i`` is numbered ``i + 1``, ``tips[i]`` its tooltip); an
+        empty list clears."""
         for item in self.items:
-            self.view.wave_plot.removeItem(item)
+            for plot in (self.view.wave_plot, self.view.strip_plot):
+                plot.removeItem(item)  # a no-op on the plot that does not hold it
         self.items = []
         self.spans = [(float(a), float(b)) for a, b in spans]
         numbers: dict[tuple[float, float], list[int]] = {}
@@ -97,6 +110,8 @@ class SpanOverlay:
             numbers.setdefault(span, []).append(i)
         for (a, b), which in numbers.items():
             strong = current in which
+            tip = "\n".join(tips[i] for i in which if i < len(tips))
+            text = " · ".join(str(i + 1) for i in which)
             band = QGraphicsRectItem(QRectF(a, -1.0, b - a, 2.0))
             band.setBrush(QBrush(QColor(*SEGMENT, 80 if strong else 30)))
             band.setPen(QPen(Qt.PenStyle.NoPen))
@@ -107,13 +122,29 @@ class SpanOverlay:
             edge.setPen(pen)
             edge.setBrush(QBrush(Qt.BrushStyle.NoBrush))
             edge.setZValue(9)
-            label = pg.TextItem(" · ".join(str(i + 1) for i in which), color=SEGMENT,
-                                anchor=(0, 0))
+            label = pg.TextItem(text, color=SEGMENT, anchor=(0, 0))
             label.setPos(a, 1.0)
             label.setZValue(11)
             for item in (band, edge, label):
+                item.setToolTip(tip)
                 self.view.wave_plot.addItem(item, ignoreBounds=True)
             self.items += [band, edge, label]
+            if self.strip:
+                self._block(a, b, text, tip, strong)
+
+    def _block(self, a: float, b: float, text: str, tip: str, strong: bool) -> None:
+        block = QGraphicsRectItem(QRectF(a, 0.0, b - a, 1.0))
+        block.setBrush(QBrush(QColor(*SEGMENT, 200 if strong else 90)))
+        pen = QPen(QColor(30, 31, 34), 1)  # a dark seam between neighbours
+        pen.setCosmetic(True)
+        block.setPen(pen)
+        label = pg.TextItem(text, color=(14, 22, 36), anchor=(0.5, 0.5))
+        label.setPos((a + b) / 2, 0.5)
+        label.setZValue(5)
+        for item in (block, label):
+            item.setToolTip(tip)
+            self.view.strip_plot.addItem(item, ignoreBounds=True)
+        self.items += [block, label]
 
 
 class SongView(QWidget):
@@ -158,8 +189,8 @@ class SongView(QWidget):
         self.title.setStyleSheet("font-weight: 600;")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.pair_box = QComboBox()
-        self.pair_box.setToolTip("Segment pairs: a 10 s chunk of the track and the chunk of "
-                                 "the song it matches best, strongest first")
+        self.pair_box.setToolTip("Segment pairs, strongest first: a chunk of the track ↔ "
+                                 "the chunk of the song it matches, and the pair's z")
         self.pair_box.currentIndexChanged.connect(self._on_pair)
         self.play_button = QToolButton(text="▶ A/B")
         self.play_button.setToolTip("Play the track's span (A), then the song's (B)")
@@ -197,7 +228,7 @@ class SongView(QWidget):
         layout.addLayout(notice)
         layout.addWidget(self.waveform, 1)
         self.query_spans = SpanOverlay(query_view)
-        self.song_spans = SpanOverlay(self.waveform)
+        self.song_spans = SpanOverlay(self.waveform, strip=True)
 
         self.ab.positionChanged.connect(self._on_ab_position)
         self.ab.stateChanged.connect(self._on_ab_state)
@@ -235,7 +266,7 @@ class SongView(QWidget):
         title, artist = _song_label(result, song_id)
         self._title = title
         by = f" — {artist}" if artist else ""
-        where = f"  ·  {len(self._pairs)} segment pairs, {shown}" if self._pairs else (
+        where = f"  ·  {len(self._pairs)} pairs ({shown})" if self._pairs else (
             "  ·  no segment pairs in this result")
         self.title.setText(f"B · {title}{by}{where}")
         self.title.setToolTip(self.title.text())
@@ -270,6 +301,7 @@ class SongView(QWidget):
         self._cancel()
         self.catalog = None
         self.ab.set_source("song", None)
+        self.song_spans.set_spans([])
         self.waveform.clear()
         self.waveform.empty_label.setText(f"Loading {self._title}…")
         self._show_notice("")
@@ -344,11 +376,12 @@ class SongView(QWidget):
     def _on_pair(self, index: int) -> None:
         pair = self._pairs[index] if 0 <= index < len(self._pairs) else None
         current = index if pair is not None else None
+        tips = [_pair_tip(i + 1, p) for i, p in enumerate(self._pairs)]
         self.query_spans.set_spans([(p.query_start, p.query_end) for p in self._pairs],
-                                   current)
+                                   current, tips)
         loaded = self.catalog is not None and not self.catalog.missing
         self.song_spans.set_spans([(p.song_start, p.song_end) for p in self._pairs]
-                                  if loaded else [], current)
+                                  if loaded else [], current, tips)
         self.ab.set_pair(None if pair is None else (pair.query_start, pair.query_end),
                          None if pair is None else (pair.song_start, pair.song_end))
         if pair is not None and loaded:

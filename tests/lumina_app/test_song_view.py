@@ -14,6 +14,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from lumina.attribution.segments import SegmentMatch
 from lumina_app import jobs, tasks
@@ -276,6 +278,12 @@ def test_selecting_a_song_shows_its_pairs_on_both_waveforms(qtbot, window, catal
     window.player.play()  # the track plays …
     view.ab.toggle()  # … until A/B starts: one sound at a time
     assert view.ab.state() == "playing" and window.player.state() == "paused"
+    assert view.ab.side == "query" and "A · the track" in view.side_label.text()
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=10_000)
+    qtbot.keyClick(window.table, Qt.Key.Key_Tab)  # the key, wherever the focus is
+    assert view.ab.side == "song" and "B · the song" in view.side_label.text()
     window.table.select_song(None)
     assert view.isHidden() and view.query_spans.items == []
 
