@@ -5,7 +5,9 @@
 Uses the demo library (built on first use, like ``lumina demo``) and the demo query: at each
 window size (default 1280x720 and 1920x1080, the laptop and the desktop the app must fit),
 the window is shown empty, with the track loaded, while an analysis runs, with results and a
-selected song, and with the results of a track unrelated to the catalog (nothing named).
+selected song, with the A/B view of that song (its segment pairs on both waveforms, side B
+playing), and with the results of a track unrelated to the catalog (nothing named).
+Playback goes to a silent stand-in stream, so the transport looks as on a machine with sound.
 The PNGs are named ``WxH-N-state.png``; the ones in docs/images/ were made this way.
 """
 
@@ -33,10 +35,32 @@ def _settle(app: QApplication, ms: int = 400) -> None:
     loop.exec()
 
 
+class _SilentStream:
+    """An output stream that plays nothing (a screenshot needs no sound device)."""
+
+    def __init__(self, **_kwargs) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def main(out: Path, sizes: list[str]) -> None:
+    import functools
+
     from lumina.demo.run import DEMO_SEED, DEMO_SONG
+    from lumina_app import window as window_module
     from lumina_app.main import MainWindow, apply_dark_theme
+    from lumina_app.player import Player
     from lumina_app.settings import AppSettings
+
+    window_module.Player = functools.partial(Player, stream_factory=_SilentStream)
 
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
@@ -80,6 +104,13 @@ def main(out: Path, sizes: list[str]) -> None:
         _settle(app)
         shot("5-selected-confidence")
         window.views.setCurrentIndex(0)
+        if window.song_view.catalog is None:
+            _wait(app, window.song_view.catalogShown)
+        window.song_view.ab.play_pair()
+        window.song_view.ab.switch()
+        _settle(app)
+        shot("7-ab")
+        window.song_view.ab.stop()
         window.open_track(unrelated)
         _wait(app, window.trackShown)
         window.analyze()
