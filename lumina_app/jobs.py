@@ -98,8 +98,10 @@ class CatalogSong:
     title: str
     #: Where the library says the audio is.
     source_path: Path
-    #: None when no file is at ``source_path`` (the catalog moved: ask the user for it).
+    #: None when the song's audio is not at ``source_path`` (ask the user for it).
     track: TrackData | None = None
+    #: A file is at ``source_path`` but it is not the audio indexed (its SHA-256 differs).
+    changed: bool = False
 
     @property
     def missing(self) -> bool:
@@ -109,9 +111,11 @@ class CatalogSong:
 def load_catalog_song(library_path: Path, song_id: int,
                       prepare_playback: Callable[[np.ndarray, int], np.ndarray],
                       progress: Progress, cancel: threading.Event) -> CatalogSong:
-    """Decode the audio a library song was indexed from, as :func:`load_track` does; a file
-    no longer at the recorded path is not an error but a :attr:`CatalogSong.missing` song."""
+    """Decode the audio a library song was indexed from, as :func:`load_track` does; no file
+    at the recorded path, or one whose SHA-256 is not the song's (replaced since), is not an
+    error but a :attr:`CatalogSong.missing` song."""
     from lumina.analysis import song_source
+    from lumina.audio import file_sha256
 
     song = song_source(library_path, song_id)
     source = Path(song.source_path)
@@ -119,6 +123,8 @@ def load_catalog_song(library_path: Path, song_id: int,
         raise Cancelled("cancelled")
     if not source.is_file():
         return CatalogSong(song_id=song.id, title=song.title, source_path=source)
+    if file_sha256(source) != song.audio_sha256:
+        return CatalogSong(song_id=song.id, title=song.title, source_path=source, changed=True)
     track = load_track(source, prepare_playback, progress, cancel)
     if cancel.is_set():
         raise Cancelled("cancelled")

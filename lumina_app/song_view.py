@@ -329,7 +329,9 @@ class SongView(QWidget):
         if catalog.missing:
             self.waveform.clear()
             self.waveform.empty_label.setText("No audio to draw")
-            self._show_notice(f"Catalog audio not found at {catalog.source_path} —", locate=True)
+            self._show_notice(f"Catalog audio at {catalog.source_path} is not the audio that was "
+                              "indexed (it changed since) —" if catalog.changed else
+                              f"Catalog audio not found at {catalog.source_path} —", locate=True)
         else:
             assert catalog.track is not None
             self._show_notice("")

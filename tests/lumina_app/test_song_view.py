@@ -197,6 +197,20 @@ def test_a_moved_catalog_song_asks_for_its_file_and_accepts_only_its_audio(qtbot
     assert view.song_spans.spans == [(1.0, 3.0)]
 
 
+def test_another_file_at_the_recorded_path_is_not_drawn_as_the_song(qtbot, view, moved):
+    from lumina.analysis import song_source
+
+    lib, files = moved
+    sid, other = sorted(files)[:2]
+    old = Path(song_source(lib, sid).source_path)
+    old.parent.mkdir(parents=True)
+    shutil.copy(files[other], old)  # same name, another song's audio
+    catalog = _show(qtbot, view, fake_result(lib, sid, [pair(0.0, 2.0, 1.0, 3.0)]), sid)
+    assert catalog.missing and catalog.changed and view.waveform.levels is None
+    assert "is not the audio that was indexed" in view.message.text()
+    assert not view.locate_button.isHidden()
+
+
 def test_locate_it_opens_a_file_dialog(qtbot, view, moved, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
