@@ -31,6 +31,7 @@ from lumina.attribution.segments import (
     DEFAULT_SEGMENT_PAIRS,
     SegmentMatch,
 )
+from lumina.calibration import read_calibration
 from lumina.library import Library
 from lumina.library.song_segments import library_segments
 from lumina.library.song_source import relink_song, song_source
@@ -231,11 +232,15 @@ class LibraryRef:
     digest: str
     songs: int
     rows_version: int
+    #: The library's own calibration (:mod:`lumina.calibration`) when it was made on these
+    #: songs: its JSON plus a ``summary`` sentence; None when absent or stale.
+    calibration: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
         # No local path: a report travels to third parties.
         return {"name": self.name, "library_id": self.library_id, "digest": self.digest,
-                "songs": self.songs, "rows_version": self.rows_version}
+                "songs": self.songs, "rows_version": self.rows_version,
+                **({"calibration": self.calibration} if self.calibration else {})}
 
 
 @dataclass(frozen=True)
@@ -498,9 +503,13 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             **({"segment_pairs": int(segments), "segment_cohort": DEFAULT_SEGMENT_COHORT}
                if segments > 0 else {}),
         }
+        calibration = read_calibration(lib.path, prepared.digest)
         ref = LibraryRef(name=lib.name, path=str(lib.path), library_id=lib.manifest.library_id,
                          digest=prepared.digest, songs=prepared.n,
-                         rows_version=prepared.rows_version)
+                         rows_version=prepared.rows_version,
+                         calibration=({**calibration.to_json(), "summary": calibration.summary()}
+                                      if calibration is not None and calibration.current
+                                      else None))
         return AnalysisResult(
             fingerprint=fp, attribution=attribution, channels=channels, timeline=timeline,
             library=ref, parameters=parameters, created=_now(),

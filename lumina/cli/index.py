@@ -84,7 +84,16 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"repaired: {line}", file=sys.stderr)
         summary = index_files(writer, files, ws.fingerprinter, progress=bar, report=report)
         total = len(lib)
-    return index_outcome(summary, missing, library_path.name, total)
+        digest = lib.digest() if summary.indexed else ""
+    code = index_outcome(summary, missing, library_path.name, total)
+    if summary.indexed and total >= 2:
+        from lumina.calibration import read_calibration
+
+        found = read_calibration(library_path, digest)
+        if found is None or not found.current:
+            print(f"next: measure false names and copy detection on this library with "
+                  f"'lumina library calibrate {library_path}'")
+    return code
 
 
 def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path],
@@ -126,6 +135,8 @@ def cmd_library(args: argparse.Namespace) -> int:
     path = Path(args.library).expanduser()
     if args.action == "relink":
         return cmd_relink(args)
+    if args.action == "calibrate":
+        return cmd_calibrate(args)
     if args.action == "verify":
         report = verify(path)
         for line in report.problems:
@@ -162,6 +173,7 @@ def cmd_library(args: argparse.Namespace) -> int:
                   f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
                   "of matrices")
             print(f"digest      {info['digest']}")
+            print(f"calibration {calibration_line(path, str(info['digest']))}")
             return 0
         if args.action == "list":
             songs = lib.songs(include_removed=args.removed)
@@ -190,6 +202,16 @@ def cmd_library(args: argparse.Namespace) -> int:
             return 0
 
 
+def calibration_line(path: Path, digest: str) -> str:
+    """What ``library info`` says of the library's own calibration."""
+    from lumina.calibration import read_calibration
+
+    found = read_calibration(path, digest)
+    if found is None:
+        return f"none yet (lumina library calibrate {path})"
+    return found.summary()
+
+
 def cmd_relink(args: argparse.Namespace) -> int:
     """``lumina library relink LIB FOLDER [-v]``: one line per moved song with -v, a summary
     line always; 0 once the run completed, also when some songs were not found (a catalog
@@ -213,3 +235,52 @@ def cmd_relink(args: argparse.Namespace) -> int:
     print(f"relinked {found} of {summary.songs} songs; {len(summary.not_found)} not found "
           f"under {args.folder}")
     return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``lumina library calibrate LIB [--sample N] [--seed S] [--json]``: measure, print a
+    table, store the result in the library. Ctrl+C stops it and stores nothing."""
+    from lumina.calibration import CalibrationPlan, calibrate_library
+    from lumina.workspace import Workspace
+
+    plan = CalibrationPlan(sample=args.sample, seed=args.seed)
+    bar = ProgressBar("calibrate")
+    with Workspace.open(Path(args.library).expanduser()) as ws:
+        result = calibrate_library(ws, plan, progress=bar)
+    bar.end()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(calibration_table(result))
+    print(f"stored in {Path(args.library).expanduser() / 'calibration.json'}; reports on this "
+          "library cite it until songs are added or removed")
+    return 0
+
+
+def calibration_table(result) -> str:
+    """The calibration as aligned text lines (``lumina library calibrate``)."""
+    from lumina.attribution.gate import GATE_RULES
+    from lumina.validation.transforms import TRANSFORM_LABELS
+
+    channels = list(result.null)
+
+    def pct(v: float | None) -> str:
+        return "  –  " if v is None else f"{100 * v:4.0f} %"
+
+    head = "".join(f"{ch:>22}" for ch in channels)
+    lines = [f"calibrated {result.songs} songs in {result.seconds:.0f} s: {result.null_sample} "
+             f"held out with their relatives ({result.null_skipped} skipped: too few "
+             f"unrelated songs left), {result.copy_sample} copied ({result.copy_missing} "
+             "with audio not found)",
+             "",
+             f"{'held-out songs naming any song':<34}{head}"]
+    for rule in GATE_RULES:
+        label = f"  {rule}" + (" (default)" if rule == result.default_gate else "")
+        lines.append(f"{label:<34}" + "".join(
+            f"{pct(result.null[ch].get(rule)):>22}" for ch in channels))
+    lines += ["", f"{'copies: ranked first / named':<34}{head}"]
+    for name, per in result.copies.items():
+        cells = "".join(f"{pct(per[ch]['first']) + ' / ' + pct(per[ch]['named']).strip():>22}"
+                        for ch in channels)
+        lines.append(f"  {TRANSFORM_LABELS.get(name, name):<32}{cells}")
+    return "\n".join(lines)

@@ -154,6 +154,8 @@ def print_result(result: AnalysisResult, stream: IO[str] | None = None,
           f"{lib.digest[:12]} | null {result.null}", file=out)
     if result.model_scope:
         print(f"model: {result.model_scope}", file=out)
+    if lib.calibration:
+        print(f"calibration: {lib.calibration['summary']}", file=out)
     for name, ch in result.channels.items():
         print(file=out)
         print(f"{name}: {ch.n_qualifying} of {ch.n_library} song(s) qualify — "

@@ -148,7 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
              "audio file under FOLDER (recursively) is matched to a song by the SHA-256 of\n"
              "its bytes, whatever its name, and the song's source path is updated. Songs\n"
              "with no matching file keep their old path and are counted as not found.",
-             "lumina library relink ~/label.lumina /mnt/new-disk/catalog -v")):
+             "lumina library relink ~/label.lumina /mnt/new-disk/catalog -v"),
+            ("calibrate", "measure false names and copy detection on this library",
+             "Measure, on this library with its own model, (a) how often a song held out\n"
+             "together with its relatives (same artist, or same title without version\n"
+             "qualifiers) names any remaining song, under each gate, and (b) how often a\n"
+             "copy of a song (MP3, noise, 10 s excerpt, +/-1 semitone, +/-5 % tempo) is\n"
+             "ranked first and named. Stored in the library; reports cite it until songs\n"
+             "are added or removed.",
+             "lumina library calibrate ~/label.lumina --sample 32")):
         p = add_verb(lsub, action, text, description, example)
         p.add_argument("library", metavar="LIB", help="library folder")
         if action == "remove":
@@ -159,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-v", "--verbose", action="store_true",
                            help="print a line per song whose path changed or whose audio "
                                 "was not found")
-        if action in ("info", "list"):
+        if action == "calibrate":
+            p.add_argument("--sample", type=int, default=16, metavar="N",
+                           help="songs held out, and songs copied (default 16; each at most "
+                                "the library's size)")
+            p.add_argument("--seed", type=int, default=0, help="seed of the samples and noise")
+        if action in ("info", "list", "calibrate"):
             p.add_argument("--json", action="store_true", help="print JSON")
         if action == "list":
             p.add_argument("--removed", action="store_true", help="include removed songs")

@@ -110,6 +110,10 @@ def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         if note:
             text += f" <i>Read with care: {_esc(note)}.</i>"
         out.append(Paragraph(text, st["body"]))
+    calibration = p["library"].get("calibration")
+    if calibration:
+        out.append(Paragraph(f"<b>Measured on this library:</b> {_esc(calibration['summary'])}",
+                             st["body"]))
     return out
 
 

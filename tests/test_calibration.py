@@ -1,0 +1,160 @@
+"""Library calibration (lumina.calibration, ``lumina library calibrate``): the held-out null,
+copy detection, storage beside the library, staleness, and its citation in reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+
+from lumina.calibration import (
+    CALIBRATION_FILE,
+    CalibrationPlan,
+    LibraryCalibration,
+    calibrate_library,
+    read_calibration,
+    related_groups,
+    title_stem,
+)
+from lumina.errors import LuminaError
+
+
+def test_title_stem_drops_version_qualifiers():
+    assert title_stem("Quiet Engines (Organ)") == "quiet engines"
+    assert title_stem("Quiet  Engines [Live] (2019 Remaster)") == "quiet engines"
+    assert title_stem("Salt and Cedar - Radio Edit") == "salt and cedar"
+    assert title_stem("(Untitled)") == "(untitled)"  # never stripped to nothing
+
+
+def test_related_groups_join_artist_and_title_stem():
+    titles = ["A (Organ)", "A (Bell)", "B (Organ)", "C (Pad)"]
+    artists = ["Act 1", "Act 2", "Act 1", "Act 3"]
+    groups = [g.tolist() for g in related_groups(titles, artists)]
+    assert groups == [[0, 1, 2], [0, 1], [0, 2], [3]]
+    assert [g.tolist() for g in related_groups(["x", "y"], ["", ""])] == [[0], [1]]
+
+
+def test_plan_refuses_unknown_transform_and_empty_sample():
+    with pytest.raises(LuminaError, match="unknown transform"):
+        CalibrationPlan(transforms=("reverse",))
+    with pytest.raises(LuminaError, match="at least 1"):
+        CalibrationPlan(sample=0)
+
+
+@pytest.fixture()
+def own_catalog(catalog, tmp_path):
+    """A private copy of the session catalog (calibration writes into the library)."""
+    lib_path, songs = catalog
+    copy = tmp_path / "lib"
+    shutil.copytree(lib_path, copy, ignore=shutil.ignore_patterns("cache"))
+    return copy, songs
+
+
+def _calibrate(lib_path, fingerprinter, **kwargs):
+    from lumina.workspace import Workspace
+
+    with Workspace.open(lib_path, fingerprinter=fingerprinter) as ws:
+        return calibrate_library(ws, CalibrationPlan(sample=3, transforms=("mp3_128k",)),
+                                 **kwargs), ws.library.digest()
+
+
+def test_calibration_measures_stores_and_goes_stale(own_catalog, fingerprinter):
+    lib_path, _ = own_catalog
+    seen = []
+    result, digest = _calibrate(lib_path, fingerprinter,
+                                progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (6, 6) and [d for d, _ in seen] == list(range(1, 7))
+    assert result.songs == 5 and result.null_sample + result.null_skipped == 3
+    assert result.copy_sample == 3 and result.copy_missing == 0
+    assert result.library_digest == digest
+    for per in result.null.values():
+        assert set(per) == {"fdr", "fwer", "per-song"}
+        assert all(v is None or 0.0 <= v <= 1.0 for v in per.values())
+    # An MP3 copy is still its own song, even for an untrained model.
+    assert all(v["first"] == 1.0 for v in result.copies["mp3_128k"].values())
+    stored = read_calibration(lib_path, digest)
+    assert stored == result and stored.current
+    assert json.loads((lib_path / CALIBRATION_FILE).read_text())["version"] == 1
+    assert "held-out songs named a song" in stored.summary()
+    # Another set of songs (a song removed) makes it stale, and says so.
+    from lumina.library import Library
+
+    with Library.open(lib_path) as lib, lib.writer() as w:
+        w.remove([lib.songs()[0].id])
+        new_digest = lib.digest()
+    stale = read_calibration(lib_path, new_digest)
+    assert stale is not None and not stale.current and "stale" in stale.summary()
+
+
+def test_missing_audio_is_counted_not_fatal(own_catalog, fingerprinter):
+    lib_path, songs = own_catalog
+    from lumina.library import Library
+
+    with Library.open(lib_path) as lib, lib.writer() as w:
+        w.set_source_paths({s.id: (s.audio_sha256, str(lib_path / "gone" / f"{s.id}.wav"))
+                            for s in lib.songs()})
+    result, _ = _calibrate(lib_path, fingerprinter)
+    assert result.copy_missing == 3 and result.copy_sample == 0
+    assert result.copies["mp3_128k"]["production"] == {"first": None, "named": None}
+
+
+def test_cancel_stores_nothing(own_catalog, fingerprinter):
+    from lumina.fingerprint.fingerprinter import Cancelled
+
+    lib_path, _ = own_catalog
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        _calibrate(lib_path, fingerprinter,
+                   progress=lambda done, total: stop.set() if done == 2 else None, cancel=stop)
+    assert not (lib_path / CALIBRATION_FILE).exists()
+
+
+def test_unreadable_or_foreign_file_reads_as_none(tmp_path):
+    (tmp_path / CALIBRATION_FILE).write_text("{not json")
+    assert read_calibration(tmp_path, "x") is None
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({"version": 99}))
+    assert read_calibration(tmp_path, "x") is None
+    with pytest.raises(LuminaError, match="version"):
+        LibraryCalibration.from_json({"version": 99})
+
+
+def test_reports_cite_a_current_calibration(own_catalog, fingerprinter, tmp_path):
+    from lumina.analysis import analyze
+
+    lib_path, songs = own_catalog
+    before = analyze(songs[4], lib_path, fingerprinter)
+    assert "calibration" not in before.to_json()["library"]
+    _calibrate(lib_path, fingerprinter)
+    after = analyze(songs[4], lib_path, fingerprinter).to_json()
+    cited = after["library"]["calibration"]
+    assert cited["summary"].startswith("On this library (")
+    assert set(cited["null"]) == {"composition", "production"}
+    # Signed, it verifies (schema included) and its first page says it.
+    from pypdf import PdfReader
+
+    from lumina.reports.report import write_signed_reports
+    from lumina.reports.verify import verify_report
+
+    json_path, pdf_path = write_signed_reports(after, json_path=tmp_path / "r.json",
+                                               pdf_path=tmp_path / "r.pdf")
+    verify_report(json_path)
+    verify_report(pdf_path)
+    first_page = " ".join(PdfReader(str(pdf_path)).pages[0].extract_text().split())
+    assert "Measured on this library: On this library (" in first_page
+
+
+def test_cli_calibrate_prints_table_and_info_line(own_catalog, fingerprinter, capsys,
+                                                 model_dir):
+    from lumina.cli import main
+
+    lib_path, _ = own_catalog
+    assert main(["library", "info", str(lib_path)]) == 0
+    assert "calibration none yet (lumina library calibrate" in capsys.readouterr().out
+    assert main(["library", "calibrate", str(lib_path), "--sample", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out songs naming any song" in out and "fdr (default)" in out
+    assert "MP3 128 kbit/s" in out and "pitch +1 semitone" in out
+    assert main(["library", "info", str(lib_path)]) == 0
+    assert "calibration On this library (" in capsys.readouterr().out
