@@ -100,12 +100,12 @@ def main(out: Path, sizes: list[str]) -> None:
         _settle(app)
         shot("4-results")
         window.table.select_song(window.table.song_ids()[0])
+        if window.song_view.catalog is None:  # the catalog song loads on a worker
+            _wait(app, window.song_view.catalogShown)
         window.views.setCurrentIndex(1)
         _settle(app)
         shot("5-selected-confidence")
         window.views.setCurrentIndex(0)
-        if window.song_view.catalog is None:
-            _wait(app, window.song_view.catalogShown)
         window.song_view.ab.play_pair()
         window.song_view.ab.switch()
         _settle(app)
