@@ -142,7 +142,7 @@ def test_reports_cite_a_current_calibration(own_catalog, fingerprinter, tmp_path
     verify_report(json_path)
     verify_report(pdf_path)
     first_page = " ".join(PdfReader(str(pdf_path)).pages[0].extract_text().split())
-    assert "Measured on this library: On this library (" in first_page
+    assert "Calibration: On this library (" in first_page
 
 
 def test_cli_calibrate_prints_table_and_info_line(own_catalog, fingerprinter, capsys,

@@ -112,7 +112,7 @@ def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         out.append(Paragraph(text, st["body"]))
     calibration = p["library"].get("calibration")
     if calibration:
-        out.append(Paragraph(f"<b>Measured on this library:</b> {_esc(calibration['summary'])}",
+        out.append(Paragraph(f"<b>Calibration:</b> {_esc(calibration['summary'])}",
                              st["body"]))
     return out
 

@@ -23,6 +23,9 @@ def test_demo_runs_end_to_end_and_reuses_its_cache(tmp_path, tiny_model):
                      seconds=6.0, song_id="c1-t0", say=lines.append)
     assert first.indexed == 4 and first.result.library.songs == 4
     assert any("Indexing" in line for line in lines)
+    assert any("Calibrating the demo library" in line for line in lines)
+    calibration = first.result.to_json()["library"]["calibration"]
+    assert calibration["songs"] == 4 and calibration["summary"].startswith("On this library")
     assert set(first.result.channels) == {"composition", "production"}
     assert [p.suffix for p in first.reports] == [".json", ".pdf"]
     for report in first.reports:
