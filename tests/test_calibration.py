@@ -158,3 +158,20 @@ def test_cli_calibrate_prints_table_and_info_line(own_catalog, fingerprinter, ca
     assert "MP3 128 kbit/s" in out and "pitch +1 semitone" in out
     assert main(["library", "info", str(lib_path)]) == 0
     assert "calibration On this library (" in capsys.readouterr().out
+
+
+def test_index_suggests_calibrating_until_calibrated(catalog, tmp_path, capsys, model_dir):
+    from lumina.cli import main
+
+    _, songs = catalog
+    lib = tmp_path / "new"
+    assert main(["index", str(songs[0]), str(songs[1]), "--library", str(lib),
+                 "--model", str(model_dir)]) == 0
+    assert f"lumina library calibrate {lib}" in capsys.readouterr().out
+    _calibrate(lib, None)  # the library's own model and rendering
+    assert main(["index", str(songs[2]), "--library", str(lib)]) == 0
+    # Adding a song made the calibration stale: suggested again.
+    assert "lumina library calibrate" in capsys.readouterr().out
+    _calibrate(lib, None)
+    assert main(["index", str(songs[2]), "--library", str(lib)]) == 0  # nothing new
+    assert "lumina library calibrate" not in capsys.readouterr().out
