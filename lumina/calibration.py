@@ -129,8 +129,11 @@ class LibraryCalibration:
     """One calibration of one library (the JSON stored as ``calibration.json``).
 
     ``null[channel][rule]`` is the fraction of held-out songs that named any song;
-    ``copies[transform][channel]`` holds ``first`` (the original ranked first) and ``named``
-    (the original named by the default gate) fractions; ``None`` where nothing was measured.
+    ``separation[channel]`` the fraction of songs (queried without only themselves) whose
+    top match in that channel shares their ``title`` stem / their ``artist``, against
+    ``separation_chance`` (a random other song doing so); ``copies[transform][channel]``
+    holds ``first`` (the original ranked first) and ``named`` (the original named by the
+    default gate) fractions; ``None`` where nothing was measured.
     """
 
     library_digest: str
@@ -142,6 +145,8 @@ class LibraryCalibration:
     level: float
     default_gate: str
     null: dict[str, dict[str, float | None]]
+    separation: dict[str, dict[str, float | None]]
+    separation_chance: dict[str, float | None]
     copies: dict[str, dict[str, dict[str, float | None]]]
     seed: int
     seconds: float
@@ -179,6 +184,12 @@ class LibraryCalibration:
                 first = self.copies.get(name, {}).get(ch, {}).get("first")
                 if first is not None:
                     bits.append(f"{label} ranked first {_pct(first)}")
+            # What each rights channel should follow: the work (title) or the act (artist).
+            kind = {"composition": "title", "production": "artist"}.get(ch)
+            top = self.separation.get(ch, {}).get(kind) if kind else None
+            base = self.separation_chance.get(kind) if kind else None
+            if top is not None and base:
+                bits.append(f"top match of the same {kind} {_pct(top)} (chance {_pct(base)})")
             parts.append(", ".join(bits))
         stale = "" if self.current else " (stale: songs changed since; calibrate again)"
         return (f"On this library ({self.null_sample} held-out and {self.copy_sample} copied "
@@ -194,40 +205,85 @@ def _sample(n: int, k: int, seed: int, stream: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(n, k), replace=False)).astype(np.intp)
 
 
-def held_out_null(units: Mapping[str, np.ndarray], groups: Sequence[np.ndarray],
-                  rows: np.ndarray, params: AttributionParams, level: float,
-                  step: Callable[[], None], cancelled: Callable[[], bool]
-                  ) -> tuple[dict[str, dict[str, float | None]], int]:
-    """The rate at which a held-out song (without its relatives) names any song, per
-    channel and gate rule; also how many sampled songs had fewer than 2 unrelated songs
-    left (skipped).
+@dataclass(frozen=True)
+class HeldOutResult:
+    """What :func:`held_out_null` measured (fractions of the songs used; None: none used)."""
 
-    units : channel → (N, D) unit fingerprints; groups : :func:`related_groups`;
+    null: dict[str, dict[str, float | None]]
+    separation: dict[str, dict[str, float | None]]
+    chance: dict[str, float | None]
+    used: int
+    skipped: int
+
+
+def held_out_null(units: Mapping[str, np.ndarray], titles: Sequence[str],
+                  artists: Sequence[str], rows: np.ndarray, params: AttributionParams,
+                  level: float, step: Callable[[], None], cancelled: Callable[[], bool]
+                  ) -> HeldOutResult:
+    """Per sampled song, two queries against the rest of the library, prepared as a library
+    of that size.
+
+    - Without the song and its relatives (:func:`related_groups`): does it name any song,
+      per channel and gate rule (the null; songs with fewer than 2 unrelated songs left
+      are skipped).
+    - Without the song only: does each channel's top match share its title stem or its
+      artist (the channel separation the tags can show), against the chance that a random
+      other song does.
+
+    units : channel → (N, D) unit fingerprints; titles, artists : (N,) tags;
     rows : (S,) sampled rows.
     """
-    n = len(groups)
+    n = len(titles)
+    groups = related_groups(titles, artists)
+    stems = [title_stem(t) for t in titles]
+    names = [" ".join(a.casefold().split()) for a in artists]
     named = {ch: dict.fromkeys(GATE_RULES, 0) for ch in units}
-    used = skipped = 0
+    shares = {ch: {"title": 0, "artist": 0} for ch in units}
+    chance = {"title": 0.0, "artist": 0.0}
+    used = skipped = compared = 0
     gates = {rule: Gate(rule, level) for rule in GATE_RULES}
-    for j in rows:
+
+    def prepared(unit: np.ndarray, keep: np.ndarray):
+        return build_channel_index(unit[keep], params.lam, params.cohort_size,
+                                   params.cohort_seed, top_k=params.snorm_top_k)
+
+    for j in (int(r) for r in rows):
         if cancelled():
             raise _Cancelled()
-        keep = np.setdiff1d(np.arange(n, dtype=np.intp), groups[int(j)], assume_unique=True)
+        others = np.setdiff1d(np.arange(n, dtype=np.intp), [j], assume_unique=True)
+        if others.size >= 2:
+            compared += 1
+            same = {"title": np.array([bool(stems[j]) and stems[k] == stems[j] for k in others]),
+                    "artist": np.array([bool(names[j]) and names[k] == names[j]
+                                        for k in others])}
+            for kind, mask in same.items():
+                chance[kind] += float(mask.mean())
+            for ch, unit in units.items():
+                _, z = channel_scores(unit[j], prepared(unit, others), null=params.null)
+                top = int(np.argmax(z))
+                for kind, mask in same.items():
+                    shares[ch][kind] += int(mask[top])
+        keep = np.setdiff1d(np.arange(n, dtype=np.intp), groups[j], assume_unique=True)
         if keep.size < 2:
             skipped += 1
             step()
             continue
         used += 1
         for ch, unit in units.items():
-            index = build_channel_index(unit[keep], params.lam, params.cohort_size,
-                                        params.cohort_seed, top_k=params.snorm_top_k)
-            _, z = channel_scores(unit[int(j)], index, null=params.null)
+            _, z = channel_scores(unit[j], prepared(unit, keep), null=params.null)
             for rule, gate in gates.items():
                 named[ch][rule] += int(gate.apply(z).named.any())
         step()
-    rates = {ch: {rule: (count / used if used else None) for rule, count in per.items()}
-             for ch, per in named.items()}
-    return rates, skipped
+
+    def rate(count: float, of: int) -> float | None:
+        return count / of if of else None
+
+    return HeldOutResult(
+        null={ch: {rule: rate(c, used) for rule, c in per.items()} for ch, per in named.items()},
+        separation={ch: {k: rate(c, compared) for k, c in per.items()}
+                    for ch, per in shares.items()},
+        chance={k: rate(c, compared) for k, c in chance.items()},
+        used=used, skipped=skipped)
 
 
 class _Cancelled(Exception):
@@ -277,7 +333,6 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
     songs = lib.songs_by_id(ids)
     ordered = [songs[i] for i in ids]
     units = {ch: np.asarray(ix.unit, dtype=np.float64) for ch, ix in prepared.indexes.items()}
-    groups = related_groups([s.title for s in ordered], [s.artist for s in ordered])
     null_rows = _sample(n, plan.sample, plan.seed, 0)
     copy_rows = _sample(n, plan.sample, plan.seed, 1)
     total = null_rows.size + copy_rows.size * len(plan.transforms)
@@ -293,8 +348,8 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
         return is_cancelled(cancel)
 
     try:
-        null, skipped = held_out_null(units, groups, null_rows, params, plan.level, step,
-                                      cancelled)
+        held = held_out_null(units, [s.title for s in ordered], [s.artist for s in ordered],
+                             null_rows, params, plan.level, step, cancelled)
     except _Cancelled:
         raise Cancelled("cancelled") from None
     # The study's transform settings, with this plan's seed for the noise.
@@ -333,9 +388,11 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
                        "named": (named[t][ch] / counted[t] if counted[t] else None)}
                   for ch in units} for t in plan.transforms}
     result = LibraryCalibration(
-        library_digest=prepared.digest, songs=n, null_sample=int(null_rows.size) - skipped,
-        null_skipped=skipped, copy_sample=int(copy_rows.size) - missing, copy_missing=missing,
-        level=float(plan.level), default_gate=params.gate, null=null, copies=copies,
+        library_digest=prepared.digest, songs=n, null_sample=held.used,
+        null_skipped=held.skipped, copy_sample=int(copy_rows.size) - missing,
+        copy_missing=missing, level=float(plan.level), default_gate=params.gate,
+        null=held.null, separation=held.separation, separation_chance=held.chance,
+        copies=copies,
         seed=int(plan.seed), seconds=round(time.monotonic() - start, 1), created=utc_now())
     if write:
         write_calibration(Path(lib.path), result)

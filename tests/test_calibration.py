@@ -7,6 +7,7 @@ import json
 import shutil
 import threading
 
+import numpy as np
 import pytest
 
 from lumina.calibration import (
@@ -34,6 +35,32 @@ def test_related_groups_join_artist_and_title_stem():
     groups = [g.tolist() for g in related_groups(titles, artists)]
     assert groups == [[0, 1, 2], [0, 1], [0, 2], [3]]
     assert [g.tolist() for g in related_groups(["x", "y"], ["", ""])] == [[0], [1]]
+
+
+def test_held_out_null_and_separation_on_planted_structure():
+    """3 works × 3 acts: the composition vectors follow the work, the production vectors
+    the act. Each channel's top match (the song itself left out) then shares its title or
+    its artist every time; held out with all its relatives, a song names nothing."""
+    from lumina.attribution import AttributionParams
+    from lumina.calibration import held_out_null
+
+    rng = np.random.default_rng(0)
+    d = 64
+    works, acts = rng.normal(size=(3, d)), rng.normal(size=(3, d))
+    titles = [f"Work {w} ({a})" for w in range(3) for a in range(3)]
+    artists = [f"Act {a}" for w in range(3) for a in range(3)]
+    comp = np.stack([works[w] + 0.3 * rng.normal(size=d) for w in range(3) for a in range(3)])
+    prod = np.stack([acts[a] + 0.3 * rng.normal(size=d) for w in range(3) for a in range(3)])
+    steps = []
+    held = held_out_null({"composition": comp, "production": prod}, titles, artists,
+                         np.arange(9), AttributionParams(), 0.05, lambda: steps.append(1),
+                         lambda: False)
+    assert len(steps) == 9 and held.used == 9 and held.skipped == 0
+    assert held.separation["composition"]["title"] == 1.0
+    assert held.separation["production"]["artist"] == 1.0
+    assert held.separation["composition"]["artist"] < 0.5
+    assert held.chance == {"title": 0.25, "artist": 0.25}
+    assert held.null["composition"]["fwer"] == 0.0 and held.null["production"]["fwer"] == 0.0
 
 
 def test_plan_refuses_unknown_transform_and_empty_sample():
@@ -155,6 +182,7 @@ def test_cli_calibrate_prints_table_and_info_line(own_catalog, fingerprinter, ca
     assert main(["library", "calibrate", str(lib_path), "--sample", "2"]) == 0
     out = capsys.readouterr().out
     assert "held-out songs naming any song" in out and "fdr (default)" in out
+    assert "top match of the same artist" in out
     assert "MP3 128 kbit/s" in out and "pitch +1 semitone" in out
     assert main(["library", "info", str(lib_path)]) == 0
     assert "calibration On this library (" in capsys.readouterr().out

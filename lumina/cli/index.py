@@ -278,6 +278,13 @@ def calibration_table(result) -> str:
         label = f"  {rule}" + (" (default)" if rule == result.default_gate else "")
         lines.append(f"{label:<34}" + "".join(
             f"{pct(result.null[ch].get(rule)):>22}" for ch in channels))
+    chance = result.separation_chance
+    for kind in ("title", "artist"):
+        base = chance.get(kind)
+        label = f"  top match of the same {kind}"
+        lines.append(f"{label:<34}" + "".join(
+            f"{pct(result.separation[ch].get(kind)):>22}" for ch in channels)
+            + f"   (chance {pct(base).strip()})")
     lines += ["", f"{'copies: ranked first / named':<34}{head}"]
     for name, per in result.copies.items():
         cells = "".join(f"{pct(per[ch]['first']) + ' / ' + pct(per[ch]['named']).strip():>22}"
