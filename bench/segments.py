@@ -104,30 +104,17 @@ def _load(song, rate: int) -> np.ndarray:
 
 
 def measure_excerpts(demo, lib, songs, rng, count: int) -> dict[str, dict[str, float]]:
-    from lumina.analysis import analyze_fingerprint
+    """The study's row 9 measurement (:func:`excerpt_segment_hits`) for ``count`` excerpts."""
+    from lumina.validation.rows_segments import excerpt_segment_hits
 
-    fpr = demo.fingerprinter
-    rate = fpr.model.sample_rate
+    rate = demo.fingerprinter.model.sample_rate
     # Catalog files are named c<composition>-t<timbre>.wav.
-    composition = {s.id: Path(s.source_path).stem.split("-")[0] for s in songs}
-    tallies: dict[str, dict[str, list[float]]] = {}
-    for song, offset in _excerpts(songs, rng, count, WINDOW):
-        samples = _load(song, rate)
-        start = int(round(offset * rate))
-        fp = fpr.fingerprint_audio(samples[start:start + int(WINDOW * rate)])
-        result = analyze_fingerprint(fp, lib)
-        for name, ch in result.channels.items():
-            t = tallies.setdefault(name, {"composition": [], "song": [], "song+offset": [],
-                                          "offset | song": []})
-            sid, pair = _best({name: ch.segments}, name)
-            t["composition"].append(float(composition[sid] == composition[song.id]))
-            t["song"].append(float(sid == song.id))
-            t["song+offset"].append(float(sid == song.id and _error(pair, offset) <= TOLERANCE))
-            own = ch.segments.get(song.id)
-            if own:
-                t["offset | song"].append(float(_error(own[0], offset) <= TOLERANCE))
+    group = {s.id: Path(s.source_path).stem.split("-")[0] for s in songs}
+    hits = excerpt_segment_hits(demo.fingerprinter, lib,
+                                _excerpts(songs, rng, count, WINDOW), group,
+                                lambda song: _load(song, rate))
     return {name: {k: (float(np.mean(v)) if v else float("nan")) for k, v in t.items()}
-            for name, t in tallies.items()}
+            for name, t in hits.items()}
 
 
 def measure_hop(demo, lib, songs, rng, count: int) -> dict[str, dict[str, dict[str, float]]]:

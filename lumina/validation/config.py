@@ -38,6 +38,8 @@ class ValidationConfig:
     noise_snr_db: float = 20.0
     noise_seed: int = 12345
     excerpt_seconds: float = 10.0
+    # row 9: excerpts at random offsets (2 per song; 1 in the quick study)
+    segments_seed: int = 9
     # the composition channel's input: a rendering name, or "plain" for the audio itself
     composition_rendering: str = "plain"
     # the function the fingerprints are the gradient of (lumina.fingerprint.output)

@@ -20,6 +20,7 @@ from lumina.validation.rows_influence import InfluenceRow
 from lumina.validation.rows_reproducibility import ReproducibilityRow
 from lumina.validation.rows_retrieval import RetrievalRows
 from lumina.validation.rows_robustness import RobustnessRow
+from lumina.validation.rows_segments import SegmentsRow
 from lumina.validation.study_base import ProgressFactory
 
 __all__ = ["SCHEMA", "Study", "run_validation"]
@@ -28,7 +29,7 @@ SCHEMA = "lumina.validation/1"
 
 
 class Study(ReproducibilityRow, RetrievalRows, GateCalibrationRow, RobustnessRow,
-            InfluenceRow):
+            InfluenceRow, SegmentsRow):
     """One validation run: the engine, the library under test and the rows measured so far.
 
     :func:`run_validation` drives it on the demo catalog; ``bench/realdata.py`` attaches
@@ -75,6 +76,7 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     timed("gate_calibration", study.gate_calibration, true_queries)
     timed("robustness", study.robustness)
     timed("lds", study.lds_rows)
+    timed("segments", study.segments)
     study.rows.sort(key=lambda r: r.row)
     cfg = config
     n_songs = len(study.catalog.songs)

@@ -112,6 +112,7 @@ class StudyBase:
         from lumina.attribution import build_channel_index
         from lumina.library import Library
 
+        self.library_path = Path(library_path)
         with Library.open(library_path) as lib:
             prepared = lib.prepare()
             by_file = {Path(s.source_path).name: s.id for s in lib.songs()}

@@ -60,6 +60,7 @@ _ROW_TITLES = {
     5: "5 Robustness: the transformed song's source is top-1",
     6: "6 Baseline: mean MFCC + chroma, cosine (MFCC+chroma unless named)",
     8: "8 Influence: linear datamodeling score (Spearman), from bench/lds.py",
+    9: "9 Segment evidence: where in which song a 10 s excerpt's best segment pair points",
 }
 
 

@@ -179,7 +179,7 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
     result = quick_run["first"]
     assert result["schema"] == SCHEMA
     rows = result["rows"]
-    assert {r["row"] for r in rows} == {1, 2, 3, 4, 5, 6}
+    assert {r["row"] for r in rows} == {1, 2, 3, 4, 5, 6, 9}
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
     for ch in ("composition", "production"):
@@ -187,7 +187,8 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
                          f"2.top1.{ch}", f"2.top3.{ch}", f"3.{ch}",
                          *(f"4.fpr.{null}.{ch}" for null in NULLS),
                          *(f"4.baseline_confidence_1sigma.{null}.{ch}" for null in NULLS),
-                         *(f"5.{t}.{ch}" for t in TRANSFORMS)):
+                         *(f"5.{t}.{ch}" for t in TRANSFORMS),
+                         f"9.segments.song_offset.{ch}", f"9.segments.song.{ch}"):
             assert expected in ids, expected
     by_id = {r["id"]: r for r in rows}
     for t in TRANSFORMS:  # the composition channel also counts the composition found
