@@ -279,6 +279,7 @@ def calibration_table(result) -> str:
         lines.append(f"{label:<34}" + "".join(
             f"{pct(result.null[ch].get(rule)):>22}" for ch in channels))
     chance = result.separation_chance
+    lines += ["", f"{'each song left out alone':<34}{head}"]
     for kind in ("title", "artist"):
         base = chance.get(kind)
         label = f"  top match of the same {kind}"
