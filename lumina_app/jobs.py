@@ -6,8 +6,9 @@ Loaded models are kept in an :class:`EngineCache` so analysing a second track ag
 same library does not load the model again.
 
 The engine is reached only through its façade modules (:mod:`lumina.workspace`,
-:mod:`lumina.analysis`, :mod:`lumina.audit`, the report modules, :mod:`lumina.audio`,
-:mod:`lumina.paths`, :mod:`lumina.demo.run`), never through its internals.
+:mod:`lumina.analysis`, :mod:`lumina.audit`, :mod:`lumina.calibration`, the report modules,
+:mod:`lumina.audio`, :mod:`lumina.paths`, :mod:`lumina.demo.run`), never through its
+internals.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from lumina.analysis import AnalysisResult
     from lumina.audio import WaveformLevels
     from lumina.audit import AuditRow, AuditSummary
+    from lumina.calibration import CalibrationPlan, LibraryCalibration
     from lumina.reports.verify import ReportCheck
     from lumina.workspace import FingerprinterLike, IndexEventLike, ModelLike
 
@@ -39,6 +41,7 @@ __all__ = [
     "analyze_track",
     "audit_output_folder",
     "audit_tracks",
+    "calibrate_library",
     "create_library",
     "device_arg",
     "export_report",
@@ -157,6 +160,8 @@ class LibrarySummary:
     is_demo: bool = False
     #: ``name/version`` of the composition channel's rendering; None: the audio itself
     composition_rendering: str | None = None
+    #: The library's stored calibration (``current`` False: songs changed since); None: none
+    calibration: LibraryCalibration | None = None
 
     @property
     def label(self) -> str:
@@ -164,7 +169,9 @@ class LibrarySummary:
 
 
 def library_summary(path: Path, is_demo: bool = False) -> LibrarySummary:
-    """Read a library folder's summary (opening, and so checking, the library)."""
+    """Read a library folder's summary (opening, and so checking, the library) and its
+    stored calibration."""
+    from lumina.calibration import read_calibration
     from lumina.workspace import library_info
 
     info = library_info(path)
@@ -174,7 +181,8 @@ def library_summary(path: Path, is_demo: bool = False) -> LibrarySummary:
                           model_name=str(info["model_name"]),
                           model_sha256=str(info["model_sha256"]), dim=int(info["dim"]),
                           size_bytes=size, is_demo=is_demo,
-                          composition_rendering=info.get("composition_rendering"))
+                          composition_rendering=info.get("composition_rendering"),
+                          calibration=read_calibration(path, str(info["digest"])))
 
 
 def open_library(path: Path, progress: Progress, cancel: threading.Event,
@@ -260,6 +268,28 @@ def index_folder(library_path: Path, inputs: list[Path], progress: Progress,
     outcome.cancelled = summary.cancelled
     outcome.library = library_summary(library_path)
     return outcome
+
+
+def calibrate_library(library_path: Path, progress: Progress, cancel: threading.Event,
+                      cache: EngineCache, device: str = "auto",
+                      plan: CalibrationPlan | None = None,
+                      is_demo: bool = False) -> LibrarySummary:
+    """Measure false names and copy detection on the library with its model
+    (:func:`lumina.calibration.calibrate_library`, ``plan`` None: the engine's default) and
+    store ``calibration.json`` in it; returns the library's summary with the new calibration.
+    A cancel raises :class:`Cancelled` and stores nothing."""
+    from lumina.calibration import calibrate_library as calibrate
+    from lumina.calibration import write_calibration
+    from lumina.workspace import Workspace
+
+    fingerprinter = cache.fingerprinter(library_path, device)
+    with Workspace.open(library_path, fingerprinter=fingerprinter) as workspace:
+        result = calibrate(workspace, plan, progress=progress, cancel=cancel, write=False)
+    # A cancel that came during the last copy still stores nothing.
+    if cancel.is_set():
+        raise Cancelled("cancelled")
+    write_calibration(Path(library_path), result)
+    return library_summary(library_path, is_demo)
 
 
 def analyze_track(track: Path, library_path: Path, progress: Progress,

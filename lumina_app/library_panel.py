@@ -1,4 +1,5 @@
-"""The library panel: which library is in use, its size and model, and indexing into it.
+"""The library panel: which library is in use, its size and model, its calibration, and
+indexing into it.
 
 The panel only asks (signals); the main window runs the jobs on worker threads and reports
 back through :meth:`LibraryPanel.set_library`, :meth:`show_progress` and :meth:`show_idle`.
@@ -24,7 +25,11 @@ from PySide6.QtWidgets import (
 
 from lumina.progress import ProgressState
 
-__all__ = ["LibraryPanel", "human_size", "rendering_choices", "rendering_label"]
+__all__ = ["LibraryPanel", "calibration_text", "human_size", "rendering_choices",
+           "rendering_label"]
+
+#: Fewer songs than this leave nothing to hold a song out against.
+MIN_CALIBRATION_SONGS = 2
 
 
 def rendering_label(rendering: str | None) -> str:
@@ -48,6 +53,22 @@ def rendering_choices() -> list[tuple[str, str]]:
             for value, text in options]
 
 
+def calibration_text(calibration: object | None) -> tuple[str, str]:
+    """``(shown, tooltip)`` for a :class:`lumina.calibration.LibraryCalibration` (None: the
+    library has none): its summary sentence when current, else why there is none."""
+    if calibration is None:
+        return ("not calibrated", "False names and copy detection have not been measured on "
+                "this library: Calibrate… measures them with its own model")
+    made = (f"\n\nMeasured {calibration.created} in {calibration.seconds:.0f} s on "
+            f"{calibration.songs} songs.")
+    if not calibration.current:
+        return ("stale: songs changed since",
+                "Songs were added or removed after this calibration:\n"
+                + calibration.summary() + made)
+    text = calibration.summary()
+    return text, text + made
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
@@ -62,6 +83,7 @@ class LibraryPanel(QWidget):
     createRequested = Signal(object, str)  # Path of a new, empty folder; rendering name
     addFolderRequested = Signal(object)   # Path of a folder of audio to index
     demoRequested = Signal()
+    calibrateRequested = Signal()
     cancelRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -78,12 +100,22 @@ class LibraryPanel(QWidget):
         self.where.setWordWrap(True)
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.where.setStyleSheet("color: #9a9ba0;")
+        self.calibration = QLabel("—")
+        self.calibration.setWordWrap(True)
+        self.calibration.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.calibrate_button = QPushButton("Calibrate…")
+        self.calibrate_button.clicked.connect(self.calibrateRequested)
+        calibration = QVBoxLayout()
+        calibration.setContentsMargins(0, 0, 0, 0)
+        calibration.addWidget(self.calibration)
+        calibration.addWidget(self.calibrate_button, 0, Qt.AlignmentFlag.AlignLeft)
         form = QFormLayout()
         form.addRow("Songs", self.songs)
         form.addRow("Model", self.model)
         form.addRow("Composition", self.composition)
         form.addRow("Size", self.size)
         form.addRow("Folder", self.where)
+        form.addRow("Calibration", calibration)
 
         self.open_button = QPushButton("Open…")
         self.new_button = QPushButton("New…")
@@ -128,6 +160,7 @@ class LibraryPanel(QWidget):
         """Show a :class:`lumina_app.jobs.LibrarySummary` (None: no library)."""
         self.library = summary
         self.add_button.setEnabled(summary is not None and not getattr(summary, "is_demo", False))
+        self._show_calibration()
         if summary is None:
             self.name.setText("No library")
             for label in (self.songs, self.model, self.composition, self.size, self.where):
@@ -148,9 +181,32 @@ class LibraryPanel(QWidget):
         self.size.setText(human_size(summary.size_bytes))
         self.where.setText(str(summary.path))
 
+    def _show_calibration(self) -> None:
+        """The calibration row and the Calibrate button of the library shown."""
+        summary = self.library
+        if summary is None:
+            self.calibration.setText("—")
+            self.calibration.setToolTip("")
+            self.calibrate_button.setText("Calibrate…")
+            self.calibrate_button.setEnabled(False)
+            return
+        calibration = getattr(summary, "calibration", None)
+        text, tip = calibration_text(calibration)
+        self.calibration.setText(text)
+        self.calibration.setToolTip(tip)
+        current = calibration is not None and calibration.current
+        self.calibrate_button.setText("Calibrate again" if current else "Calibrate…")
+        enough = summary.songs >= MIN_CALIBRATION_SONGS
+        self.calibrate_button.setEnabled(enough)
+        self.calibrate_button.setToolTip(
+            "Measure how often a song unrelated to this library is named, and how often "
+            "changed copies of its songs are found (a few minutes; stored in the library)"
+            if enough else "Index at least two songs before calibrating")
+
     def show_progress(self, text: str, state: ProgressState | None = None) -> None:
         """Busy: a progress bar (indeterminate until the first reading) and Cancel."""
-        for button in (self.open_button, self.new_button, self.add_button, self.demo_button):
+        for button in (self.open_button, self.new_button, self.add_button, self.demo_button,
+                       self.calibrate_button):
             button.setEnabled(False)
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
@@ -171,6 +227,7 @@ class LibraryPanel(QWidget):
             button.setEnabled(True)
         self.add_button.setEnabled(self.library is not None
                                    and not getattr(self.library, "is_demo", False))
+        self._show_calibration()
         self.status.setText(message)
 
     # -- dialogs ---------------------------------------------------------------------------
