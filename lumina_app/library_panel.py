@@ -7,6 +7,7 @@ back through :meth:`LibraryPanel.set_library`, :meth:`show_progress` and :meth:`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -66,7 +67,9 @@ def calibration_text(calibration: object | None) -> tuple[str, str]:
                 "Songs were added or removed after this calibration:\n"
                 + calibration.summary() + made)
     text = calibration.summary()
-    return text, text + made
+    # A figure and its unit stay on one line when the sentence wraps ("97 %", "10 s").
+    shown = re.sub(r"(\d) (%|s\b)", "\\1\u00a0\\2", text)
+    return shown, text + made
 
 
 def human_size(n: int) -> str:

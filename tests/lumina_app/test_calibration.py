@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lumina.calibration import CALIBRATION_FILE, CalibrationPlan, LibraryCalibration
+from lumina.calibration import CALIBRATION_FILE, CalibrationPlan
 from lumina.errors import LuminaError
 from lumina_app import jobs, tasks
 from lumina_app.library_panel import LibraryPanel
@@ -68,13 +68,13 @@ def _held_at_first_step(monkeypatch) -> threading.Event:
     return waiting
 
 
-def _calibration(current: bool) -> LibraryCalibration:
-    rates = {"timbre": {"fdr": 0.0625}, "composition": {"fdr": 0.125}}
-    copies = {"mp3_128k": {ch: {"first": 1.0, "named": 0.9} for ch in rates}}
-    return LibraryCalibration(
-        library_digest="d" * 64, songs=40, null_sample=16, null_skipped=0, copy_sample=16,
-        copy_missing=0, level=0.05, default_gate="fdr", null=rates, copies=copies, seed=0,
-        seconds=75.0, created="2026-12-03T20:00:00Z", current=current)
+def _calibration(current: bool) -> SimpleNamespace:
+    """What the panel reads of a :class:`lumina.calibration.LibraryCalibration`."""
+    sentence = ("On this library (16 held-out and 16 copied songs, fdr gate): timbre: "
+                "held-out songs named a song 6 %, MP3 copies ranked first 100 %")
+    return SimpleNamespace(current=current, songs=40, seconds=75.0,
+                           created="2026-12-03T20:00:00Z",
+                           summary=lambda: sentence + ("" if current else " (stale)"))
 
 
 def test_the_calibration_row_in_each_state(qtbot):
@@ -90,7 +90,9 @@ def test_the_calibration_row_in_each_state(qtbot):
 
     current = _calibration(current=True)
     panel.set_library(SimpleNamespace(**library, calibration=current))
-    assert panel.calibration.text() == current.summary()
+    shown = panel.calibration.text()
+    assert shown.replace("\u00a0", " ") == current.summary()
+    assert "100\u00a0%" in shown  # a figure and its unit are never wrapped apart
     assert panel.calibration.wordWrap()
     assert current.summary() in panel.calibration.toolTip()
     assert panel.calibrate_button.text() == "Calibrate again"
@@ -124,7 +126,7 @@ def test_calibrate_shows_the_summary_and_stores_it(qtbot, window, library):
     calibration = window.library.calibration
     assert calibration is not None and calibration.current
     assert calibration.null_sample + calibration.null_skipped == 2
-    assert panel.calibration.text() == calibration.summary()
+    assert panel.calibration.text().replace("\u00a0", " ") == calibration.summary()
     assert panel.calibrate_button.text() == "Calibrate again"
     assert panel.status.text().startswith("Calibrated in")
     assert seen and seen[-1].done == seen[-1].total == 4  # 2 held out + 2 copies
