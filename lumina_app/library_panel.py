@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -118,7 +119,12 @@ class LibraryPanel(QWidget):
         form.addRow("Composition", self.composition)
         form.addRow("Size", self.size)
         form.addRow("Folder", self.where)
-        form.addRow("Calibration", calibration)
+        # The row is as tall as its sentence and button: its label beside the first line.
+        calibration_label = QLabel("Calibration")
+        calibration_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        calibration_label.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                        QSizePolicy.Policy.Expanding)
+        form.addRow(calibration_label, calibration)
 
         self.open_button = QPushButton("Open…")
         self.new_button = QPushButton("New…")
