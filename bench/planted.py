@@ -28,8 +28,9 @@ Every (planted song, seed) result is a JSON file under the demo cache's ``plante
 folder, one folder per recipe, so an interrupted run resumes where it stopped.
 ``--summary`` prints the table from what is there. The fine-tuned decoders are not kept.
 
-First look (2026-12-03, 2 planted songs × 1 seed × 2 samples, 150 steps; the loss on the
-planted song fell from 6.8 to 0.02–0.06 nats/code):
+First look (2026-12-03, 2 planted songs × 1 seed × 2 samples, 150 steps, made before the
+fixed pool, so other songs than the pool's first two; the loss on the planted song fell from
+6.8 to 0.02–0.06 nats/code):
 
 - share 1, unprompted: production recall@1 4/4 (control 0/4); composition 0/4 (0/4); the
   MFCC + chroma baseline 0/4 (ranks 22–30 of 33: the samples do not *sound* like the planted
@@ -57,6 +58,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 PLANT_SEED = 77  # the held-out stream's seed for planted compositions (the study uses 0)
 SAMPLE_SECONDS = 10.0
+POOL = 16  # planted songs available (see planted_songs)
 VERSION = 1
 
 
@@ -93,12 +95,17 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def planted_songs(n: int):
-    """(composition, timbre) of each planted song: held-out compositions, catalog timbres."""
+    """(composition, timbre) of the first ``n`` planted songs: held-out compositions,
+    catalog timbres. Drawn from a fixed pool of :data:`POOL`, because the composition
+    generator's draws depend on how many it makes: song k must be the same song whatever
+    ``--planted`` says, or resumed results would mix songs."""
     from lumina.demo.catalog import heldout_compositions, make_timbres
 
+    if not 1 <= n <= POOL:
+        raise SystemExit(f"--planted must be between 1 and {POOL}")
     timbres = make_timbres(4)
     return [(c, timbres[i % len(timbres)])
-            for i, c in enumerate(heldout_compositions(n, seed=PLANT_SEED))]
+            for i, c in enumerate(heldout_compositions(POOL, seed=PLANT_SEED)[:n])]
 
 
 def fine_tune(model, catalog_codes, planted_codes, args, seed: int):
