@@ -186,6 +186,9 @@ def test_cli_calibrate_prints_table_and_info_line(own_catalog, fingerprinter, ca
     assert "MP3 128 kbit/s" in out and "pitch +1 semitone" in out
     assert main(["library", "info", str(lib_path)]) == 0
     assert "calibration On this library (" in capsys.readouterr().out
+    assert main(["library", "info", str(lib_path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["calibration"]["current"] is True and info["calibration"]["songs"] == 5
 
 
 def test_index_suggests_calibrating_until_calibrated(catalog, tmp_path, capsys, model_dir):

@@ -154,6 +154,12 @@ def cmd_library(args: argparse.Namespace) -> int:
         if args.action == "info":
             info = lib.info()
             if args.json:
+                from lumina.calibration import read_calibration
+
+                found = read_calibration(path, str(info["digest"]))
+                info["calibration"] = (None if found is None else
+                                       {**found.to_json(), "current": found.current,
+                                        "summary": found.summary()})
                 print(json.dumps(info, indent=2))
                 return 0
             size = info["matrix_bytes"]
