@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -82,16 +81,6 @@ def results_folder(cache: Path, args: argparse.Namespace) -> Path:
     """Where one recipe's results live (a changed recipe starts a new folder)."""
     return cache / "planted" / (f"v{VERSION}-steps{args.steps}-share{args.share:g}"
                                 f"-lr{args.lr:g}-prompt{args.prompt:g}")
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of k successes in n."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def planted_songs(n: int):
@@ -237,30 +226,23 @@ def run(args) -> Path:
 
 
 def summary(folder: Path) -> None:
-    results = [json.loads(p.read_text()) for p in sorted(folder.glob("p*-seed*.json"))]
-    if not results:
+    from lumina.validation.planted import METHODS, load_results, planted_summary
+
+    result = planted_summary(load_results(folder))
+    if not result["models"]:
         print(f"no results in {folder}")
         return
-    n_models = len(results)
-    planted = len({r["planted"] for r in results})
-    before = np.mean([r["planted_loss_before"] for r in results])
-    after = np.mean([r["planted_loss_after"] for r in results])
-    print(f"{folder}: {n_models} fine-tuned models ({planted} planted songs); loss on the "
-          f"planted song {before:.2f} → {after:.2f} nats/code")
+    print(f"{folder}: {result['models']} fine-tuned models ({result['planted']} planted "
+          f"songs); loss on the planted song {result['loss_before']:.2f} → "
+          f"{result['loss_after']:.2f} nats/code")
     print(f"{'samples':<8} {'method':<12} {'recall@1':>22} {'recall@5':>22} {'named (fdr)':>12}")
-    for kind in ("tuned", "control"):
-        rows = [row for r in results for row in r[kind]]
-        for method in ("composition", "production", "baseline"):
-            ranks = [row[method]["rank"] for row in rows]
-            n = len(ranks)
-            cells = []
-            for top in (1, 5):
-                k = sum(rank < top for rank in ranks)
-                lo, hi = wilson(k, n)
-                cells.append(f"{k / n:.3f} [{lo:.2f}, {hi:.2f}]")
-            named = [row[method]["named"] for row in rows if row[method]["named"] is not None]
-            named_text = f"{np.mean(named):.3f}" if named else "–"
-            print(f"{kind:<8} {method:<12} {cells[0]:>22} {cells[1]:>22} {named_text:>12}")
+    for kind, per in result["rates"].items():
+        for method in METHODS:
+            r = per[method]
+            cells = [f"{r[f'recall@{top}']:.3f} [{r[f'recall@{top}_ci'][0]:.2f}, "
+                     f"{r[f'recall@{top}_ci'][1]:.2f}]" for top in (1, 5)]
+            named = "–" if r["named"] is None else f"{r['named']:.3f}"
+            print(f"{kind:<8} {method:<12} {cells[0]:>22} {cells[1]:>22} {named:>12}")
     print(f"chance: recall@1 {1 / 33:.3f}, recall@5 {5 / 33:.3f} (33 songs)")
 
 

@@ -76,6 +76,7 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     timed("gate_calibration", study.gate_calibration, true_queries)
     timed("robustness", study.robustness)
     timed("lds", study.lds_rows)
+    timed("planted", study.planted_rows)
     timed("segments", study.segments)
     study.rows.sort(key=lambda r: r.row)
     cfg = config

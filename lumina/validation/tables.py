@@ -61,6 +61,7 @@ _ROW_TITLES = {
     6: "6 Baseline: mean MFCC + chroma, cosine (MFCC+chroma unless named)",
     8: "8 Influence: linear datamodeling score (Spearman), from bench/lds.py",
     9: "9 Segment evidence: where in which song a 10 s excerpt's best segment pair points",
+    10: "10 Planted influence: a song the decoder was fine-tuned on, found in its samples",
 }
 
 
