@@ -184,7 +184,9 @@ def reuse_codec(codec: torch.nn.Module, folder: Path, config: TrainConfig) -> di
 
     with open(folder / "training_log.json", encoding="utf-8") as fh:
         earlier = json.load(fh)
-    want, have = codec_settings(asdict(config)), codec_settings(earlier["config"])
+    # A field added to the recipe after that run counts at its default (the old behaviour).
+    want = codec_settings(asdict(config))
+    have = codec_settings({**asdict(TrainConfig()), **earlier["config"]})
     if want != have:
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         raise ValueError(f"{folder}: its codec was trained with other settings ({diff})")
@@ -222,6 +224,9 @@ def _codec_recipe(cfg: dict) -> str:
             "quantised frames, loss = multi-resolution log-STFT L1 + spectral convergence + "
             f"{cfg['codec_wave_l1']:g}·waveform L1 + {cfg['codec_cycle']:g}·cycle term "
             "(‖enc(dec(q)) − q‖² over the frames' variance)")
+    if cfg.get("codec_chroma", 0.0) > 0:
+        text += (f"; both phases add {cfg['codec_chroma']:g}·chroma term (1 − cosine of the "
+                 "centred 12-class chroma at n_fft 4096, lumina.demo.pitch_loss)")
     if cfg["codec_encoder_lr_scale"] > 0:
         text += (f"; encoder at {cfg['codec_encoder_lr_scale']:g}× the learning rate with "
                  f"{cfg['codec_commitment']:g}·commitment, codebooks by EMA (decay "
@@ -507,6 +512,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--codec-from", type=Path, default=None, metavar="FOLDER",
                         help="reuse the codec of a model folder this recipe wrote (same "
                              "settings) and train only the decoder: the resume point")
+    parser.add_argument("--codec-chroma", type=float, default=defaults.codec_chroma,
+                        help="weight of the codec's pitch-class loss (0: off)")
     parser.add_argument("--lm-window", type=int, default=defaults.lm_window,
                         help="frames per decoder training window")
     parser.add_argument("--remeasure", action="store_true",
@@ -528,7 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig(seed=args.seed, threads=args.threads, n_compositions=args.compositions,
                          n_timbres=args.timbres, seconds=args.seconds,
                          codec_steps=args.codec_steps, lm_steps=args.lm_steps,
-                         hidden=args.hidden, layers=args.layers, lm_window=args.lm_window)
+                         hidden=args.hidden, layers=args.layers, lm_window=args.lm_window,
+                         codec_chroma=args.codec_chroma)
     out = args.out or default_output()
     start = time.monotonic()
     catalog = build_catalog(config.n_compositions, config.n_timbres, config.seconds,

@@ -16,6 +16,7 @@ import torch
 from torch.nn import functional as F  # noqa: N812 - the usual alias
 from transformers import EncodecModel
 
+from lumina.demo.pitch_loss import chroma_loss
 from lumina.demo.training import Progress, TrainConfig, cosine_lr, run_steps
 from lumina.models.musicgen import MusicGenModel
 from lumina.models.tiny import REFERENCE_RMS, seed_codebooks, tiny_codec_config
@@ -287,6 +288,8 @@ def train_codec(codec: EncodecModel, segments: AudioSegments, steps: int,
             zq = z
         y = codec.decoder(zq)[:, 0, : x.shape[-1]]
         loss = multires_stft_loss(x, y) + config.codec_wave_l1 * (x - y).abs().mean()
+        if config.codec_chroma > 0:
+            loss = loss + config.codec_chroma * chroma_loss(x, y)
         if not quantised and config.codec_invariance > 0:
             loss = loss + config.codec_invariance * invariance_loss(codec, x, z, y, config, gen)
         if quantised:

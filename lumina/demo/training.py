@@ -67,6 +67,8 @@ class TrainConfig:
     # frames' variance, so frames (and later codes) survive noise and a decode → re-encode
     codec_invariance: float = 0.0
     codec_noise_snr_db: tuple[float, float] = (15.0, 35.0)
+    # weight of the pitch-class term (lumina.demo.pitch_loss.chroma_loss) in both phases
+    codec_chroma: float = 0.0
     # language model
     lm_steps: int = 4000
     lm_batch: int = 8
