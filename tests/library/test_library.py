@@ -544,7 +544,10 @@ def test_index_cli_summary_and_library_verbs(tmp_path, model_dir, capsys):
     out, err = capsys.readouterr()
     assert rc == 1  # one file failed
     assert out.startswith("indexed 3, skipped 0, failed 1 in ")
-    assert out.rstrip().endswith("library lib holds 3 song(s)")
+    summary, hint = out.rstrip().splitlines()
+    assert summary.endswith("library lib holds 3 song(s)")
+    # A library without a current calibration points at the command that measures it.
+    assert hint.startswith("next: ") and f"lumina library calibrate {lib}" in hint
     assert err.count("failed: broken.flac:") == 1
     assert main(["index", str(folder / "Artist 1 - Song 1.wav"), "--library", str(lib)]) == 0
     out = capsys.readouterr().out
