@@ -36,7 +36,7 @@ song records, tags), :mod:`~lumina.library.storage` (matrix files, lock),
 from __future__ import annotations
 
 from lumina.library.catalog import CATALOG_NAME, Song, SongMeta, read_song_meta
-from lumina.library.errors import LibraryError, LibraryLockedError
+from lumina.library.errors import LibraryError, LibraryFullError, LibraryLockedError
 from lumina.library.manifest import (
     DEFAULT_COMPOSITION_RENDERING,
     FORMAT_VERSION,
@@ -62,6 +62,7 @@ __all__ = [
     "Library",
     "LibraryAttribution",
     "LibraryError",
+    "LibraryFullError",
     "LibraryLockedError",
     "LibraryWriter",
     "Manifest",

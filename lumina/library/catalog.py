@@ -327,7 +327,14 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        # A COMMIT that fails (SQLITE_FULL: the disk filled while the WAL grew) leaves the
+        # transaction open; end it, or the connection refuses every later BEGIN.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 def set_meta(conn: sqlite3.Connection, **values: int) -> None:

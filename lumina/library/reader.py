@@ -37,7 +37,15 @@ from lumina.library.catalog import (
     song_from_row,
     utc_now,
 )
-from lumina.library.errors import LibraryError, LibraryLockedError
+from lumina.library.errors import (
+    WAL_INDEX_BYTES,
+    LibraryError,
+    LibraryFullError,
+    LibraryLockedError,
+    disk_full_is_one_line,
+    free_bytes,
+    is_disk_full,
+)
 from lumina.library.manifest import (
     IDENTITY_FIELDS,
     MANIFEST_NAME,
@@ -109,10 +117,13 @@ class Library:
         catalog = folder / CATALOG_NAME
         if not catalog.is_file():
             raise LibraryError(f"{folder.name}: {CATALOG_NAME} is missing")
+        conn = None
         try:
             conn = connect_catalog(catalog)
             read_snapshot(conn, folder.name)
         except (sqlite3.DatabaseError, LibraryError) as exc:
+            if conn is not None:
+                conn.close()  # or its open files outlive the error (and hold a full disk)
             # SQLite in WAL mode writes its shared-memory index next to the catalog even to
             # read, so a read-only folder fails here: say so, not "unreadable".
             if "readonly" in str(exc) or (isinstance(exc, sqlite3.OperationalError)
@@ -123,6 +134,13 @@ class Library:
                     "to a writable folder") from None
             if isinstance(exc, LibraryError):
                 raise
+            if is_disk_full(exc) or free_bytes(folder) < WAL_INDEX_BYTES:
+                # SQLite sizes its 32 KiB shared-memory index before the first read; on a full
+                # disk that fails as a bare "disk I/O error".
+                raise LibraryFullError(
+                    f"no space left on the disk holding library {folder.name} ({folder}): "
+                    "SQLite needs a little room even to read it; free some space and run "
+                    "it again") from None
             raise LibraryError(f"{folder.name}/{CATALOG_NAME} is unreadable: {exc}") from None
         lib = cls(folder, manifest, conn)
         if repair:
@@ -463,7 +481,9 @@ class Library:
                      params: AttributionParams, top_k: int | None,
                      progress: Callable[[int, int], None] | None) -> None:
         # A method (not a bare call) so that tests can count the builds.
-        build_cache(self.path, self.manifest, root, key, snap, live, params, top_k, progress)
+        with disk_full_is_one_line(self.path, "preparing its query cache"):
+            build_cache(self.path, self.manifest, root, key, snap, live, params, top_k,
+                        progress)
 
     def attribute(self, queries: Mapping[str, np.ndarray], *,
                   chunks: Mapping[str, np.ndarray] | None = None,

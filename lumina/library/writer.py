@@ -31,7 +31,7 @@ from lumina.library.catalog import (
     utc_now,
     write_transaction,
 )
-from lumina.library.errors import LibraryError
+from lumina.library.errors import LibraryError, disk_full_is_one_line
 from lumina.library.manifest import DTYPE, MANIFEST_NAME, Manifest
 from lumina.library.storage import (
     BLOCK_ROWS,
@@ -119,12 +119,13 @@ class LibraryWriter:
         self.library = library
         self.manifest = library.manifest
         self._conn = library.connection
-        self._lock = WriterLock(library.path)
-        try:
-            self.repairs = repair(library.path, self.manifest, self._conn)
-        except BaseException:
-            self._lock.release()
-            raise
+        with disk_full_is_one_line(library.path, "opening it for writing"):
+            self._lock = WriterLock(library.path)
+            try:
+                self.repairs = repair(library.path, self.manifest, self._conn)
+            except BaseException:
+                self._lock.release()
+                raise
 
     def __enter__(self) -> LibraryWriter:
         return self
@@ -278,9 +279,10 @@ class LibraryWriter:
                 crcs.extend([0] * len(channels))
             sums.append((h.digest(), chunk_sha, struct.pack(f"<{len(crcs)}I", *crcs)))
 
-        snap = read_snapshot(self._conn, self.library.name)
-        self._write_rows(snap, tr, ch)
-        return self._commit_rows(snap, songs, counts, offsets, sums, times, loss)
+        with disk_full_is_one_line(self.library.path, f"adding {b} song(s)"):
+            snap = read_snapshot(self._conn, self.library.name)
+            self._write_rows(snap, tr, ch)
+            return self._commit_rows(snap, songs, counts, offsets, sums, times, loss)
 
     def _write_rows(self, snap: Snapshot, tr: Mapping[str, np.ndarray],
                     ch: Mapping[str, np.ndarray]) -> None:
@@ -349,7 +351,8 @@ class LibraryWriter:
         wanted = list(dict.fromkeys(int(i) for i in song_ids))
         if not wanted:
             return []
-        with write_transaction(self._conn):
+        with disk_full_is_one_line(self.library.path, "removing songs"), \
+                write_transaction(self._conn):
             for sid in wanted:
                 r = self._conn.execute("SELECT live FROM songs WHERE id = ?", (sid,)).fetchone()
                 if r is None or not r[0]:
@@ -378,7 +381,8 @@ class LibraryWriter:
             The ids updated, ascending.
         """
         done: list[int] = []
-        with write_transaction(self._conn):
+        with disk_full_is_one_line(self.library.path, "recording new source paths"), \
+                write_transaction(self._conn):
             for sid, (sha, path) in sorted(paths.items()):
                 cur = self._conn.execute(
                     "UPDATE songs SET source_path = ? WHERE id = ? AND audio_sha256 = ?",
@@ -400,6 +404,10 @@ class LibraryWriter:
         dict
             ``removed_rows``, ``removed_chunk_rows``, ``bytes_reclaimed``.
         """
+        with disk_full_is_one_line(self.library.path, "compacting it"):
+            return self._compact()
+
+    def _compact(self) -> dict[str, int]:
         lib = self.library
         d = self.manifest.dim
         rb = row_bytes(d)

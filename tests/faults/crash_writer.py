@@ -41,6 +41,16 @@ def new_songs(dim: int, start: int = 100, n: int = 3):
                           "chunk_loss": np.linspace(4.0, 5.0, 2 * n)}
 
 
+def run_write(lib_path: str | os.PathLike[str], op: str, start: int = 100) -> None:
+    """The write every fault helper interrupts: ``append`` three new songs, or ``compact``."""
+    with Library.open(lib_path) as lib, lib.writer() as w:
+        if op == "append":
+            track, metas, extra = new_songs(lib.manifest.dim, start=start)
+            w.append_vectors(track, metas, **extra)
+        else:
+            w.compact()
+
+
 def main() -> int:
     lib_path, op, point, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     seen = {"count": 0}
@@ -116,12 +126,7 @@ def main() -> int:
     else:
         raise SystemExit(f"unknown point {point}")
 
-    with Library.open(lib_path) as lib, lib.writer() as w:
-        if op == "append":
-            track, metas, extra = new_songs(lib.manifest.dim)
-            w.append_vectors(track, metas, **extra)
-        else:
-            w.compact()
+    run_write(lib_path, op)
     return 0
 
 

@@ -9,10 +9,12 @@ writer dies through ``os._exit`` at a chosen point in a subprocess
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,25 +28,25 @@ DIM = 16
 N = 12
 
 sys.path.insert(0, str(HERE))
-from crash_writer import CRASHED, new_songs  # noqa: E402
+from crash_writer import CRASHED, new_songs, run_write  # noqa: E402
 
 
-def _identity() -> dict[str, object]:
+def _identity(dim: int = DIM) -> dict[str, object]:
     return {"model_name": "test-model", "model_sha256": "ab" * 32, "projection_seed": 0,
-            "projection_blocks": 32, "dim": DIM, "chunk_seconds": 10.0, "sample_rate": 32000,
+            "projection_blocks": 32, "dim": dim, "chunk_seconds": 10.0, "sample_rate": 32000,
             "channels": list(CHANNELS)}
 
 
-def _library(path: Path, removed: int = 0) -> Path:
+def _library(path: Path, removed: int = 0, dim: int = DIM) -> Path:
     """``N`` committed songs with two chunks each; the first ``removed`` marked removed."""
     rng = np.random.default_rng(0)
-    lib = Library.create(path, _identity())
+    lib = Library.create(path, _identity(dim))
     metas = [SongMeta(title=f"song {i}", artist="old", audio_sha256=f"{i:064x}",
                       duration=30.0) for i in range(N)]
     with lib.writer() as w:
-        w.append_vectors({c: rng.standard_normal((N, DIM)).astype(np.float32) for c in CHANNELS},
+        w.append_vectors({c: rng.standard_normal((N, dim)).astype(np.float32) for c in CHANNELS},
                          metas,
-                         chunks={c: rng.standard_normal((2 * N, DIM)).astype(np.float32)
+                         chunks={c: rng.standard_normal((2 * N, dim)).astype(np.float32)
                                  for c in CHANNELS},
                          chunk_counts=[2] * N,
                          chunk_times=np.tile([[0.0, 10.0], [10.0, 20.0]], (N, 1)),
@@ -153,6 +155,78 @@ def test_second_writer_is_told_the_library_is_busy(tmp_path):
         holder.wait(60)
     with Library.open(lib) as opened, opened.writer():
         pass  # free again once the first writer is gone
+
+
+#: A private mount namespace: a tmpfs mounted in it vanishes with the process.
+UNSHARE = ["unshare", "--mount", "--propagation", "private"]
+
+
+@functools.lru_cache(maxsize=1)
+def _can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        probe = subprocess.run([*UNSHARE, "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                folder], capture_output=True, timeout=60)
+    return probe.returncode == 0
+
+
+@pytest.mark.parametrize("op", ["append", "compact"])
+def test_disk_full_at_every_fill_level(tmp_path, op):
+    """The disk fills at every 4 KiB step of an append or a compaction (a real full tmpfs,
+    ENOSPC from the kernel and SQLITE_FULL from SQLite, not a patched write): one line each
+    time, nothing committed lost, the batch all or nothing, and a rerun with space completes."""
+    if not _can_mount_tmpfs():
+        pytest.skip("needs a tmpfs in a private mount namespace (root, unshare)")
+    # 1024 dimensions: an append's rows span several pages of every matrix file, so the disk
+    # fills inside each of them as well as in SQLite's index and its commit.
+    lib = _library(tmp_path / "lib", removed=3 if op == "compact" else 0, dim=1024)
+    before = _committed(lib)
+    levels = tmp_path / "levels"
+    out = subprocess.run([*UNSHARE, sys.executable, str(HERE / "disk_full.py"), str(lib),
+                          str(levels), op], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines and lines[-1].endswith(" OK"), f"the {op} never completed: {lines[-3:]}"
+    damage = set()
+    for line in lines[:-1]:
+        free, outcome = line.split(" ", 1)
+        assert outcome.startswith("ERROR LibraryFullError: no space left on the disk"), line
+        assert "\\n" not in outcome, line  # one line
+        assert ("the library is as it was before" in outcome
+                or "needs a little room even to read it" in outcome), line
+        copy = levels / free
+        _check(copy, before)
+        assert len(_committed(copy)) == len(before)  # nothing of the batch landed
+        damage.add((outcome.split(" while ")[-1].split(":")[0] if " while " in outcome
+                    else "open", tuple(verify(copy).notes)))
+        run_write(copy, op)
+        _check(copy, before)
+        assert len(_committed(copy)) == len(before) + (3 if op == "append" else 0)
+    # Distinct states the full disk left: SQLite's index at open, then (append) rows cut in
+    # each matrix file in turn and the commit; (compaction) the new generation's files and
+    # its commit, which leave the same state since the new files are deleted.
+    assert len(damage) >= (5 if op == "append" else 2), sorted(damage)
+    print(f"{op}: {len(lines) - 1} fill levels failed, {len(damage)} distinct states left")
+
+
+def test_disk_full_during_lumina_library_compact_is_one_line(tmp_path):
+    """The command a user runs: exit status 1, one line naming the full disk, no traceback."""
+    if not _can_mount_tmpfs():
+        pytest.skip("needs a tmpfs in a private mount namespace (root, unshare)")
+    lib = _library(tmp_path / "lib", removed=3, dim=1024)
+    before = _committed(lib)
+    levels = tmp_path / "levels"
+    # 64 KiB free: past SQLite's index, inside the new generation's matrix files.
+    out = subprocess.run([*UNSHARE, sys.executable, str(HERE / "disk_full.py"), str(lib),
+                          str(levels), "cli-compact", str(64 * 1024), "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    free, outcome = out.stdout.strip().split(" ", 1)
+    assert outcome.startswith("EXIT 1 "), outcome
+    assert "\\n" not in outcome and "Traceback" not in outcome, outcome
+    assert "no space left on the disk holding library lib" in outcome, outcome
+    _check(levels / free, before)
 
 
 #: Runs a command as root without the capabilities that let root write anywhere.
