@@ -6,7 +6,8 @@ Uses the demo library (built on first use, like ``lumina demo``) and the demo qu
 window size (default 1280x720 and 1920x1080, the laptop and the desktop the app must fit),
 the window is shown empty, with the track loaded, while an analysis runs, with results and a
 selected song, with the A/B view of that song (its segment pairs on both waveforms, side B
-playing), and with the results of a track unrelated to the catalog (nothing named).
+playing), with the results of a track unrelated to the catalog (nothing named), and with
+white noise (the unusual-input warning of a calibrated library).
 Playback goes to a silent stand-in stream, so the transport looks as on a machine with sound.
 The PNGs are named ``WxH-N-state.png``; the ones in docs/images/ were made this way.
 """
@@ -80,6 +81,13 @@ def main(out: Path, sizes: list[str]) -> None:
         from lumina.demo.synth import random_music
 
         sf.write(unrelated, random_music(12.0, 32000, 4242), 32000)
+    noise = out / "white-noise.wav"
+    if not noise.exists():
+        import numpy as np
+        import soundfile as sf
+
+        sf.write(noise, (0.2 * np.random.default_rng(7).standard_normal(20 * 32000))
+                 .astype(np.float32), 32000)
     for size in sizes:
         width, height = (int(v) for v in size.split("x"))
         window.resize(width, height)
@@ -117,6 +125,12 @@ def main(out: Path, sizes: list[str]) -> None:
         _wait(app, window.analysisShown)
         _settle(app)
         shot("6-nothing-named")
+        window.open_track(noise)
+        _wait(app, window.trackShown)
+        window.analyze()
+        _wait(app, window.analysisShown)
+        _settle(app)
+        shot("8-unusual-input")
         if window.width() > width:
             print(f"warning: at {size} the window widened itself to {window.width()} px")
     window.close()

@@ -35,6 +35,7 @@ from lumina.calibration import read_calibration
 from lumina.library import Library
 from lumina.library.song_segments import library_segments
 from lumina.library.song_source import relink_song, song_source
+from lumina.typicality import UNUSUAL_INPUT, best_matches, unusual_input
 from lumina.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -286,6 +287,12 @@ class AnalysisResult:
         return str(self.parameters["null"])
 
     @property
+    def unusual_input(self) -> str | None:
+        """The warning that the track is unlike every song of the library
+        (:mod:`lumina.typicality`), when it got one."""
+        return next((w for w in self.warnings if w.startswith(UNUSUAL_INPUT)), None)
+
+    @property
     def gate_description(self) -> str:
         """The gate rule in words; every channel of one analysis uses the same rule."""
         return next(iter(self.channels.values())).gate_description
@@ -510,10 +517,17 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
                          calibration=({**calibration.to_json(), "summary": calibration.summary()}
                                       if calibration is not None and calibration.current
                                       else None))
+        warnings = list(fp.warnings or ())
+        if calibration is not None and calibration.current and calibration.typicality:
+            best = best_matches(fp.channels,
+                                {ch: ix.unit for ch, ix in prepared.indexes.items()})
+            unusual = unusual_input(best, calibration.typicality)
+            if unusual:
+                warnings.append(unusual)
         return AnalysisResult(
             fingerprint=fp, attribution=attribution, channels=channels, timeline=timeline,
             library=ref, parameters=parameters, created=_now(),
-            warnings=tuple(fp.warnings or ()),
+            warnings=tuple(warnings),
             channel_notes=dict(channel_notes or {}),
             model_scope=model_scope,
         )

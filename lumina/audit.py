@@ -422,7 +422,7 @@ def run_audit(inputs: Iterable[str | os.PathLike[str]], library: str | os.PathLi
                     payload, json_path=stem.with_suffix(".json"),
                     pdf_path=stem.with_suffix(".pdf") if write_pdf else None)
                 row.status, row.verdict, row.reason = "done", verdict, reason
-                row.channels, row.warnings = strongest, list(fp.warnings)
+                row.channels, row.warnings = strongest, list(result.warnings)
                 row.report_json = str(written[0])
                 row.report_pdf = str(written[1]) if len(written) > 1 else ""
                 finish(row)

@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from lumina import __version__
 from lumina.attribution import AttributionParams, build_channel_index, channel_scores
 from lumina.attribution.gate import GATE_RULES, Gate
 from lumina.errors import LuminaError
+from lumina.typicality import TYPICALITY_SAMPLE, typicality_reference
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -151,6 +152,9 @@ class LibraryCalibration:
     seed: int
     seconds: float
     created: str
+    #: The unusual-input reference (:mod:`lumina.typicality`); empty in calibrations made
+    #: before it existed, which then cannot flag unusual input.
+    typicality: dict[str, dict[str, float | int]] = field(default_factory=dict)
     software_version: str = __version__
     version: int = CALIBRATION_VERSION
     current: bool = field(default=True, compare=False)
@@ -166,11 +170,14 @@ class LibraryCalibration:
         if data.get("version") != CALIBRATION_VERSION:
             raise LuminaError(f"calibration version {data.get('version')!r} is not "
                               f"{CALIBRATION_VERSION}; calibrate the library again")
-        names = {f for f in cls.__dataclass_fields__ if f != "current"}
-        missing = sorted(names - set(data))
+        names = {f.name for f in fields(cls) if f.name != "current"}
+        required = {f.name for f in fields(cls) if f.name != "current"
+                    and f.default is MISSING and f.default_factory is MISSING}
+        missing = sorted(required - set(data))
         if missing:
             raise LuminaError(f"calibration lacks {', '.join(missing)}")
-        return cls(**{k: data[k] for k in names}, current=current)  # type: ignore[arg-type]
+        return cls(**{k: data[k] for k in names if k in data},  # type: ignore[arg-type]
+                   current=current)
 
     def summary(self, channel: str | None = None) -> str:
         """One sentence for reports and ``library info``: the default gate's false-alarm
@@ -335,7 +342,8 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
     units = {ch: np.asarray(ix.unit, dtype=np.float64) for ch, ix in prepared.indexes.items()}
     null_rows = _sample(n, plan.sample, plan.seed, 0)
     copy_rows = _sample(n, plan.sample, plan.seed, 1)
-    total = null_rows.size + copy_rows.size * len(plan.transforms)
+    typical_rows = _sample(n, TYPICALITY_SAMPLE, plan.seed, 2)
+    total = null_rows.size + copy_rows.size * len(plan.transforms) + 1
     done = 0
 
     def step() -> None:
@@ -347,11 +355,15 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
     def cancelled() -> bool:
         return is_cancelled(cancel)
 
+    titles, artists = [s.title for s in ordered], [s.artist for s in ordered]
     try:
-        held = held_out_null(units, [s.title for s in ordered], [s.artist for s in ordered],
-                             null_rows, params, plan.level, step, cancelled)
-    except _Cancelled:
+        held = held_out_null(units, titles, artists, null_rows, params, plan.level, step,
+                             cancelled)
+        typical = typicality_reference(units, related_groups(titles, artists), typical_rows,
+                                       cancelled)
+    except (_Cancelled, InterruptedError):
         raise Cancelled("cancelled") from None
+    step()
     # The study's transform settings, with this plan's seed for the noise.
     config = ValidationConfig(noise_seed=plan.seed)
     rate = fingerprinter.model.sample_rate
@@ -393,7 +405,8 @@ def calibrate_library(workspace: object, plan: CalibrationPlan | None = None, *,
         copy_missing=missing, level=float(plan.level), default_gate=params.gate,
         null=held.null, separation=held.separation, separation_chance=held.chance,
         copies=copies,
-        seed=int(plan.seed), seconds=round(time.monotonic() - start, 1), created=utc_now())
+        seed=int(plan.seed), seconds=round(time.monotonic() - start, 1), created=utc_now(),
+        typicality=typical)
     if write:
         write_calibration(Path(lib.path), result)
     return result

@@ -420,10 +420,14 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.result = result
         notes = getattr(result, "channel_notes", {}) if result is not None else {}
         scope = getattr(result, "model_scope", None) if result is not None else None
+        unusual = getattr(result, "unusual_input", None) if result is not None else None
         lines = ([f"Model: {scope}"] if scope else []) + [f"{c.capitalize()}: {n}."
                                                          for c, n in notes.items()]
-        self.channel_note.setText("⚠ " + "  ·  ".join(lines))
-        self.channel_note.setVisible(bool(lines))
+        # The track's own warning on a line of its own, above what holds for every track.
+        blocks = ([unusual[0].upper() + unusual[1:] + "."] if unusual else []) + (
+            ["  ·  ".join(lines)] if lines else [])
+        self.channel_note.setText("\n".join("⚠ " + b for b in blocks))
+        self.channel_note.setVisible(bool(blocks))
         self.answer.setText("\n".join(answer_lines(result)) if result is not None else "")
         self.answer.setVisible(result is not None)
         self.table.set_result(result)

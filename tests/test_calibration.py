@@ -92,8 +92,13 @@ def test_calibration_measures_stores_and_goes_stale(own_catalog, fingerprinter):
     seen = []
     result, digest = _calibrate(lib_path, fingerprinter,
                                 progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (6, 6) and [d for d, _ in seen] == list(range(1, 7))
+    # 3 held-out songs, 3 copies, then the unusual-input reference in one step.
+    assert seen[-1] == (7, 7) and [d for d, _ in seen] == list(range(1, 8))
     assert result.songs == 5 and result.null_sample + result.null_skipped == 3
+    # Every song is its own artist and title here: each is held out alone, all 5 of them.
+    for ref in result.typicality.values():
+        assert ref["songs"] == 5 and -1.0 <= ref["lowest"] <= ref["median"] <= 1.0
+    assert set(result.typicality) == {"composition", "production"}
     assert result.copy_sample == 3 and result.copy_missing == 0
     assert result.library_digest == digest
     for per in result.null.values():
@@ -136,6 +141,47 @@ def test_cancel_stores_nothing(own_catalog, fingerprinter):
         _calibrate(lib_path, fingerprinter,
                    progress=lambda done, total: stop.set() if done == 2 else None, cancel=stop)
     assert not (lib_path / CALIBRATION_FILE).exists()
+
+
+def test_calibration_without_typicality_still_reads(own_catalog, fingerprinter):
+    """A calibration made before the unusual-input reference existed is read (it cannot
+    flag unusual input, and no analysis warns from it)."""
+    from lumina.analysis import analyze
+
+    lib_path, songs = own_catalog
+    result, digest = _calibrate(lib_path, fingerprinter)
+    data = result.to_json()
+    del data["typicality"]
+    (lib_path / CALIBRATION_FILE).write_text(json.dumps(data))
+    old = read_calibration(lib_path, digest)
+    assert old is not None and old.current and old.typicality == {}
+    assert analyze(songs[4], lib_path, fingerprinter).unusual_input is None
+
+
+def test_unusual_input_is_warned_from_the_library_reference(own_catalog, fingerprinter,
+                                                            tmp_path):
+    """The analysis compares the track's best match with the stored reference: below every
+    held-out song's, the result, its JSON and its signed report carry the warning."""
+    from lumina.analysis import analyze
+    from lumina.reports.report import write_signed_reports
+    from lumina.reports.verify import verify_report
+
+    lib_path, songs = own_catalog
+    _calibrate(lib_path, fingerprinter)
+    own = analyze(songs[4], lib_path, fingerprinter)
+    # A library song's best match is itself (cosine 1): never unusual.
+    assert own.unusual_input is None
+    data = json.loads((lib_path / CALIBRATION_FILE).read_text())
+    data["typicality"]["production"]["lowest"] = 1.5  # no track reaches it
+    (lib_path / CALIBRATION_FILE).write_text(json.dumps(data))
+    flagged = analyze(songs[4], lib_path, fingerprinter)
+    line = flagged.unusual_input
+    assert line is not None and line.startswith("unusual input:") and "\n" not in line
+    assert "production best match 1.00" in line and "composition" not in line
+    payload = flagged.to_json()
+    assert line in payload["track"]["warnings"]
+    json_path, = write_signed_reports(payload, json_path=tmp_path / "r.json")
+    verify_report(json_path)
 
 
 def test_unreadable_or_foreign_file_reads_as_none(tmp_path):
