@@ -184,12 +184,16 @@ class AuditPanel(QWidget):
         self.export_button.setToolTip("Copy the signed summary (PDF, JSON) and the CSV")
         self.export_button.clicked.connect(self._ask_export)
         self.export_button.setEnabled(False)
+        # Two rows: in one, the buttons and the filter made the dock too wide for the
+        # results at 1280 px.
         top = QHBoxLayout()
         top.addWidget(self.add_button)
-        top.addWidget(QLabel("Show:"))
-        top.addWidget(self.filter)
         top.addStretch(1)
         top.addWidget(self.export_button)
+        show = QHBoxLayout()
+        show.addWidget(QLabel("Show:"))
+        show.addWidget(self.filter)
+        show.addStretch(1)
 
         self.progress = QProgressBar()
         self.cancel_button = QPushButton("Cancel")
@@ -203,6 +207,7 @@ class AuditPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(show)
         layout.addWidget(self.table, 1)
         layout.addLayout(busy)
         layout.addWidget(self.status)

@@ -83,8 +83,12 @@ class ConfidenceView(ResultView):
             plot.setLabel("bottom", "z")
             plot.setXRange(x_lo, x_hi, padding=0)
             plot.setYRange(-0.6, n - 0.4, padding=0)
-            set_title_ticks(plot, [elide(s.title) if first is None else ""
-                                    for s in self.songs])
+            if first is None:
+                set_title_ticks(plot, [elide(s.title) for s in self.songs])
+            else:
+                # Rows are named once, on the left; the other plots keep their width for z.
+                plot.getAxis("left").setStyle(showValues=False)
+                plot.getAxis("left").setWidth(6)
             if first is not None:
                 plot.setYLink(first)
             first = first or plot

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
 
 from lumina.analysis import AnalysisResult, SongRow
@@ -35,6 +35,10 @@ __all__ = ["CHANNEL_ABBREVIATIONS", "InfluenceTable", "InfluenceTableModel"]
 
 #: Header abbreviations of the channels (the legend and tooltips spell them out).
 CHANNEL_ABBREVIATIONS = {"composition": "Comp.", "production": "Prod."}
+#: Width of the artist column when it is shown.
+ARTIST_WIDTH = 90
+#: Titles up to this many characters are never cut for the artist column's sake.
+TITLE_CHARACTERS = 40
 
 
 class InfluenceTableModel(QAbstractTableModel):
@@ -274,10 +278,34 @@ class InfluenceTable(QTableView):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == 0
                                         else QHeaderView.ResizeMode.ResizeToContents)
         # Artists can be long; they get a fixed, resizable column and are elided.
-        artist = self.source.column("artist") if "artist" in self.source.column_keys else -1
+        artist = self._artist_column()
         if artist >= 0:
             header.setSectionResizeMode(artist, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(artist, 90)
+            header.resizeSection(artist, ARTIST_WIDTH)
+        self._fit_artist()
+
+    def _artist_column(self) -> int:
+        return self.source.column("artist") if "artist" in self.source.column_keys else -1
+
+    def _fit_artist(self) -> None:
+        """Hide the artist column while it would cut a title (of up to
+        :data:`TITLE_CHARACTERS` characters) shown now; the artist stays in every row's
+        tooltip and in the song view. Titles tell a song's versions apart; artists do not."""
+        artist = self._artist_column()
+        if artist < 0:
+            return
+        header = self.horizontalHeader()
+        numbers = sum(header.sectionSize(c) for c in range(self.source.columnCount())
+                      if c not in (0, artist))
+        metrics = self.fontMetrics()
+        cap = metrics.averageCharWidth() * TITLE_CHARACTERS
+        bold = QFont(self.font())
+        bold.setBold(True)
+        wanted = max((QFontMetricsF(bold).horizontalAdvance(str(self.source.data(
+            self.source.index(r, 0)))) for r in range(self.source.rowCount())), default=0.0)
+        need = min(wanted, cap) + 2 * metrics.averageCharWidth()  # the cell's margins
+        room = self.viewport().width() - numbers - ARTIST_WIDTH
+        self.setColumnHidden(artist, room < need)
 
     def song_id_at(self, view_row: int) -> int:
         """The song id shown on a row of the view (sorted order)."""
@@ -320,3 +348,4 @@ class InfluenceTable(QTableView):
     def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(event)  # type: ignore[arg-type]
         self.empty_label.setGeometry(self.viewport().rect())
+        self._fit_artist()

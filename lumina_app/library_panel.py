@@ -95,8 +95,11 @@ class LibraryPanel(QWidget):
         self.library = None
         self.name = QLabel("no library")
         self.name.setStyleSheet("font-weight: 600; font-size: 13px;")
+        # Wrapped, like the rest: the dock stays narrow enough for the results at 1280 px.
+        self.name.setWordWrap(True)
         self.songs = QLabel("—")
         self.model = QLabel("—")
+        self.model.setWordWrap(True)
         self.composition = QLabel("—")
         self.composition.setWordWrap(True)
         self.size = QLabel("—")

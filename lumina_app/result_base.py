@@ -126,6 +126,8 @@ class ResultView(QWidget):
         self._highlighted: int | None = None
         self.stack = QStackedWidget(self)
         self.empty_label = QLabel(EMPTY_TEXT)
+        # Wrapped: one long line would set the pane's minimum width and squeeze the table.
+        self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setStyleSheet(f"color: rgb{DIM};")
         self.stack.addWidget(self.empty_label)

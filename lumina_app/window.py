@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -53,6 +53,10 @@ __all__ = ["AUDIO_FILTER", "CHANNEL_NAMES", "MainWindow"]
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.mp4 *.aac);;All files (*)"
 CHANNEL_NAMES = {"composition": "Composition", "production": "Production"}
+#: Default width of the library and audit docks, in px.
+DOCK_WIDTH = 300
+#: Narrowest the channel and confidence views may get, in px.
+VIEWS_MIN_WIDTH = 420
 
 
 class MainWindow(LibraryActions, ReportActions, QMainWindow):
@@ -105,6 +109,7 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
             self.restoreGeometry(self.settings.geometry)
         if self.settings.window_state is not None:
             self.restoreState(self.settings.window_state)
+        self._dock_sized = self.settings.window_state is not None
         self.update_enabled()
         self._probe_device()
 
@@ -182,6 +187,9 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.views = QTabWidget()
         self.views.addTab(self.bars, "Channels")
         self.views.addTab(self.confidence, "Confidence")
+        # The confidence view draws two plots side by side; narrower, pyqtgraph clips the
+        # second one instead of shrinking it.
+        self.views.setMinimumWidth(VIEWS_MIN_WIDTH)
         # What the channels were measured to capture on this model, when it is not what
         # their names say (DESIGN §1): shown with every result, never hidden in a tooltip.
         self.channel_note = QLabel("")
@@ -202,7 +210,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(left)
         bottom.addWidget(self.views)
-        bottom.setSizes([720, 520])
+        # The table first: its titles must not be cut at 1280 px (the chart elides).
+        bottom.setSizes([800, 440])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
@@ -489,6 +498,15 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
         self.settings.sync()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if not self._dock_sized:
+            # Narrow docks on a first start, so the results keep room on a 1280 px laptop
+            # (a dock takes its size only once the window is laid out); the user can drag.
+            self._dock_sized = True
+            QTimer.singleShot(0, lambda: self.resizeDocks(
+                [self.library_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         """Save the settings, stop playback, then the one shutdown path: cancel every

@@ -299,3 +299,28 @@ def test_table_follows_each_result_until_the_user_picks_a_column(qtbot, result):
     table.sortByColumn(table.source.column("title"), Qt.SortOrder.AscendingOrder)
     table.set_result(result)  # … is kept for the next result
     assert header.sortIndicatorSection() == table.source.column("title")
+
+
+def test_artist_column_makes_way_for_titles(qtbot, result):
+    """Where the artist column would cut a title the table shows, it hides (the artist
+    stays in the tooltip), and it comes back when there is room (issue 26: titles cut at
+    1280 px)."""
+    table = InfluenceTable()
+    qtbot.addWidget(table)
+    table.resize(1000, 300)
+    table.show()
+    table.set_result(result)
+    artist = table.source.column("artist")
+    qtbot.waitUntil(lambda: not table.isColumnHidden(artist), timeout=5000)
+    header = table.horizontalHeader()
+    numbers = sum(header.sectionSize(c) for c in range(2, table.source.columnCount()))
+    # Room for the numbers and the artist, but not for the titles too: the artist goes.
+    table.resize(numbers + 90 + 30, 300)
+    qtbot.waitUntil(lambda: table.isColumnHidden(artist), timeout=5000)
+    width = table.fontMetrics().horizontalAdvance
+    title_room = header.sectionSize(0)
+    assert title_room >= max(width(s.title) for s in result.songs())
+    assert "Band" in str(table.source.data(table.source.index(0, 0),
+                                           Qt.ItemDataRole.ToolTipRole))
+    table.resize(1000, 300)
+    qtbot.waitUntil(lambda: not table.isColumnHidden(artist), timeout=5000)
