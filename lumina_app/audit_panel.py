@@ -166,10 +166,14 @@ class AuditPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        # The verdict stays in view in a 300 px dock: the file name (elided in the middle)
+        # and the notes share what the numbers leave; every column can be dragged wider.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultSectionSize(80)
+        header.resizeSection(0, 110)
+        header.setStretchLastSection(True)
         self.table.doubleClicked.connect(self._open_row)
 
         self.add_button = QPushButton("Audit folder…")
