@@ -6,8 +6,10 @@ Uses the demo library (built on first use, like ``lumina demo``) and the demo qu
 window size (default 1280x720 and 1920x1080, the laptop and the desktop the app must fit),
 the window is shown empty, with the track loaded, while an analysis runs, with results and a
 selected song, with the A/B view of that song (its segment pairs on both waveforms, side B
-playing), with the results of a track unrelated to the catalog (nothing named), and with
-white noise (the unusual-input warning of a calibrated library).
+playing), with the results of a track unrelated to the catalog (nothing named), with white
+noise (the unusual-input warning of a calibrated library), with the audit queue after
+auditing those three tracks, and on a first start (an empty cache: the demo library being
+built, then cancelled by closing).
 Playback goes to a silent stand-in stream, so the transport looks as on a machine with sound.
 The PNGs are named ``WxH-N-state.png``; the ones in docs/images/ were made this way.
 """
@@ -131,10 +133,42 @@ def main(out: Path, sizes: list[str]) -> None:
         _wait(app, window.analysisShown)
         _settle(app)
         shot("8-unusual-input")
+        if size == sizes[0]:
+            folder = out / "audit-input"
+            folder.mkdir(exist_ok=True)
+            for track in (query, unrelated, noise):
+                (folder / track.name).write_bytes(track.read_bytes())
+            window.audit([folder], out / "audit-reports")
+            while window.audit_task is not None:
+                _settle(app, 500)
+        window.audit_dock.raise_()
+        _settle(app)
+        shot("9-audit-queue")
+        window.library_dock.raise_()
         if window.width() > width:
             print(f"warning: at {size} the window widened itself to {window.width()} px")
     window.close()
+    _first_start(app, out, sizes, MainWindow, AppSettings)
     print("\n".join(str(p) for p in sorted(out.glob("*.png"))))
+
+
+def _first_start(app: QApplication, out: Path, sizes: list[str], window_class,
+                 settings_class) -> None:
+    """A window on an empty cache, a few seconds into building the demo library."""
+    import os
+    import shutil
+
+    cache = out / "empty-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    os.environ["LUMINA_CACHE"] = str(cache)
+    for size in sizes:
+        window = window_class(settings_class(out / f"first-{size}.ini"), dialogs=False)
+        window.resize(*(int(v) for v in size.split("x")))
+        window.show()
+        _settle(app, 6000)
+        window.grab().save(str(out / f"{size}-0-first-start.png"))
+        window.close()
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -432,10 +432,15 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         unusual = getattr(result, "unusual_input", None) if result is not None else None
         lines = ([f"Model: {scope}"] if scope else []) + [f"{c.capitalize()}: {n}."
                                                          for c, n in notes.items()]
-        # The track's own warning on a line of its own, above what holds for every track.
+        # What holds for every track on this model is one line (a badge), its full text in
+        # the tooltip; the track's own warning is spelt out above it.
+        badge = [scope.split(":", 1)[0].strip().rstrip(".")] if scope else []
+        if notes:
+            badge.append("limits measured on this model: " + ", ".join(notes))
         blocks = ([unusual[0].upper() + unusual[1:] + "."] if unusual else []) + (
-            ["  ·  ".join(lines)] if lines else [])
+            ["  ·  ".join(badge) + " (hover for details)"] if badge else [])
         self.channel_note.setText("\n".join("⚠ " + b for b in blocks))
+        self.channel_note.setToolTip("\n\n".join(lines))
         self.channel_note.setVisible(bool(blocks))
         self.answer.setText("\n".join(answer_lines(result)) if result is not None else "")
         self.answer.setVisible(result is not None)

@@ -80,7 +80,11 @@ def test_analyze_fills_table_bars_confidence_and_strip(qtbot, window, catalog):
     window._set_result(dataclasses.replace(result, channel_notes={
         "composition": "on this model this channel follows timbre"}))
     assert not window.channel_note.isHidden()
-    assert "Composition: on this model this channel follows timbre" in window.channel_note.text()
+    # One line on screen, the measured note in full in the tooltip.
+    assert window.channel_note.text() == (
+        "⚠ limits measured on this model: composition (hover for details)")
+    assert ("Composition: on this model this channel follows timbre"
+            in window.channel_note.toolTip())
     window._set_result(result)
     # The strip shows the channel that named songs until the user picks one.
     only = {c: int(c == "production") for c in result.channels}
