@@ -158,6 +158,8 @@ def _first_start(app: QApplication, out: Path, sizes: list[str], window_class,
     import os
     import shutil
 
+    from lumina_app import tasks
+
     cache = out / "empty-cache"
     shutil.rmtree(cache, ignore_errors=True)
     os.environ["LUMINA_CACHE"] = str(cache)
@@ -168,6 +170,7 @@ def _first_start(app: QApplication, out: Path, sizes: list[str], window_class,
         _settle(app, 6000)
         window.grab().save(str(out / f"{size}-0-first-start.png"))
         window.close()
+        tasks.finish()  # the cancelled build may still be ending: let it, then clear its cache
         shutil.rmtree(cache, ignore_errors=True)
 
 

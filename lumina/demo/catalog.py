@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -930,7 +931,8 @@ class Catalog:
         }
 
     def write(self, folder: str | os.PathLike[str],
-              progress: Callable[[int, int], None] | None = None) -> list[Path]:
+              progress: Callable[[int, int], None] | None = None,
+              cancel: threading.Event | Callable[[], bool] | None = None) -> list[Path]:
         """Write every song as 16-bit PCM WAV (``<song id>.wav``) plus ``catalog.json``.
 
         Each WAV carries ID3 tags (title, artist, ISRC), so ``lumina index`` on the folder
@@ -941,15 +943,28 @@ class Catalog:
         Parameters
         ----------
         progress : called as ``progress(done, total)`` after each song.
+        cancel : a set ``threading.Event`` (or a callable returning True) stops before the
+            next song; the catalog is then incomplete and has no ``catalog.json``.
 
         Returns
         -------
         The song paths, in catalog order (``catalog.json`` sits next to them).
+
+        Raises
+        ------
+        lumina.fingerprint.fingerprinter.Cancelled
+            When cancelled.
         """
+        from lumina.fingerprint.fingerprinter import Cancelled, is_cancelled
+
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for i, song in enumerate(self.songs):
+            # Checked per song: closing the app on a first start must not wait ~20 s for
+            # the whole catalog to render.
+            if is_cancelled(cancel):
+                raise Cancelled("cancelled")
             path = out / song.filename
             tmp = path.with_name(path.name + ".part")
             sf.write(tmp, self.render(song), self.rate, subtype="PCM_16", format="WAV")

@@ -105,7 +105,7 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
     songs_dir = cache / "catalog"
     if not (songs_dir / "catalog.json").exists():
         say(f"Rendering the demo catalog ({len(catalog.songs)} songs) into {songs_dir}")
-        catalog.write(songs_dir, progress=bar("catalog"))
+        catalog.write(songs_dir, progress=bar("catalog"), cancel=cancel)
     paths = [songs_dir / s.filename for s in catalog.songs]
 
     rendering = composition_rendering_for(None, composition_rendering)

@@ -281,3 +281,19 @@ def test_random_music_still_deterministic():
     # lumina.models.tiny seeds its codebooks with this; it must not drift.
     a, b = random_music(1.0, RATE, 7), random_music(1.0, RATE, 7)
     assert np.array_equal(a, b) and a.dtype == np.float32 and np.abs(a).max() <= 0.8 + 1e-6
+
+
+def test_write_stops_between_songs_when_cancelled(tmp_path):
+    """Closing the app during a first start cancels the catalog's rendering at the next
+    song; the folder then has no catalog.json, so the next start renders it again."""
+    import threading
+
+    from lumina.fingerprint.fingerprinter import Cancelled
+
+    cat = build_catalog(n_compositions=2, n_timbres=2, seconds=2.0, seed=5)
+    stop = threading.Event()
+    with pytest.raises(Cancelled):
+        cat.write(tmp_path / "c", progress=lambda done, _total: stop.set() if done == 2 else None,
+                  cancel=stop)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted(
+        s.filename for s in cat.songs[:2])
