@@ -100,6 +100,7 @@ class LibraryActions:
                                             succeeded=on_done or self.set_library,
                                             progressed=progressed, failed=failed,
                                             cancelled=cancelled, done=finished)
+        self.update_enabled()
 
     def cancel_library_task(self) -> None:
         if self.library_task is not None:

@@ -39,7 +39,8 @@ def add_action(window: MainWindow, text: str, slot: Callable[[], object],
 def build_menus(window: MainWindow) -> None:
     """Make the window's actions (``open_action``, ``export_action``, ``verify_action``,
     ``quit_action``, ``play_action``, ``analyze_action``, ``cancel_action``,
-    ``clear_selection_action``, ``device_actions``, ``recent_menu``) and its menu bar."""
+    ``clear_selection_action``, ``calibrate_action``, ``device_actions``, ``recent_menu``)
+    and its menu bar."""
     w = window
     w.open_action = add_action(w, "&Open track…", w.open_dialog, QKeySequence.StandardKey.Open)
     w.export_action = add_action(w, "&Export signed report…", w.export_dialog,
@@ -73,6 +74,17 @@ def build_menus(window: MainWindow) -> None:
     menu.addAction("&New library…", w.library_panel.ask_new)
     menu.addAction("&Add folder…", w.library_panel.ask_add)
     menu.addAction("&Demo library", w.open_demo_library)
+    menu.addSeparator()
+    w.calibrate_action = add_action(w, "&Calibrate…", w.calibrate_library)
+    w.calibrate_action.setToolTip("Measure false names and copy detection on this library")
+    menu.addAction(w.calibrate_action)
+
+    # The docks can be closed for room (a small screen, 200 % scaling) and brought back here.
+    menu = w.menuBar().addMenu("&View")
+    for dock, shortcut in ((w.library_dock, "Ctrl+Shift+L"), (w.audit_dock, "Ctrl+Shift+A")):
+        action = dock.toggleViewAction()
+        action.setShortcut(QKeySequence(shortcut))
+        menu.addAction(action)
 
     menu = w.menuBar().addMenu("&Settings")
     device_menu = menu.addMenu("Compute &device")

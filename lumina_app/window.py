@@ -228,7 +228,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         dock.setObjectName("library-dock")
         dock.setWidget(self.library_panel)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.library_dock = dock
 
@@ -498,6 +499,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         if not self.player.available:
             self.play_button.setToolTip(self.player.unavailable_reason)
         self.export_action.setEnabled(self.result is not None)
+        self.calibrate_action.setEnabled(self.library is not None
+                                         and self.library_task is None)
 
     def save_settings(self) -> None:
         self.settings.geometry = self.saveGeometry()

@@ -115,10 +115,11 @@ def test_the_calibration_row_in_each_state(qtbot):
 def test_calibrate_shows_the_summary_and_stores_it(qtbot, window, library):
     panel = window.library_panel
     assert panel.calibration.text() == "not calibrated"
-    assert panel.calibrate_button.isEnabled()
+    assert panel.calibrate_button.isEnabled() and window.calibrate_action.isEnabled()
     seen = []
-    panel.calibrate_button.click()
+    window.calibrate_action.trigger()  # Library ▸ Calibrate…, the same as the panel's button
     assert window.library_task is not None and not panel.calibrate_button.isEnabled()
+    assert not window.calibrate_action.isEnabled()
     window.library_task.progressed.connect(seen.append)
     with qtbot.waitSignal(window.library_task.done, timeout=SLOW):
         pass
@@ -132,7 +133,7 @@ def test_calibrate_shows_the_summary_and_stores_it(qtbot, window, library):
     # 2 held out + 2 copies + the unusual-input reference
     assert seen and seen[-1].done == seen[-1].total == 5
     qtbot.waitUntil(lambda: window.library_task is None, timeout=SLOW)
-    assert panel.calibrate_button.isEnabled()
+    assert panel.calibrate_button.isEnabled() and window.calibrate_action.isEnabled()
 
 
 def test_cancel_stores_nothing(qtbot, window, library, monkeypatch):

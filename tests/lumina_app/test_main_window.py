@@ -282,3 +282,22 @@ def test_help_menu_shows_quick_start_and_how_to_read_a_report(qtbot, window):
         text = dialog.findChild(QTextBrowser).toPlainText()
         assert dialog.windowTitle() == title and title in text and len(text) > 400
         dialog.close()
+
+
+def test_docks_close_and_come_back_from_the_view_menu(qtbot, tmp_path):
+    """On a small screen the docks can be closed for room and reopened (View menu)."""
+    from PySide6.QtWidgets import QMenu
+
+    window = MainWindow(AppSettings(tmp_path / "s.ini"), build_demo_when_empty=False,
+                        dialogs=False)
+    qtbot.addWidget(window)
+    window.show()
+    view = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&View")
+    toggles = {a.text(): a for a in view.actions()}
+    assert set(toggles) == {"Library", "Audit queue"}
+    toggles["Library"].trigger()
+    qtbot.waitUntil(lambda: not window.library_dock.isVisible(), timeout=5000)
+    toggles["Library"].trigger()
+    qtbot.waitUntil(window.library_dock.isVisible, timeout=5000)
+    assert not window.calibrate_action.isEnabled()  # no library open
+    window.close()
