@@ -54,7 +54,7 @@ __all__ = ["AUDIO_FILTER", "CHANNEL_NAMES", "MainWindow"]
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.m4a *.mp4 *.aac);;All files (*)"
 CHANNEL_NAMES = {"composition": "Composition", "production": "Production"}
 #: Default width of the library and audit docks, in px.
-DOCK_WIDTH = 300
+DOCK_WIDTH = 260
 #: Narrowest the channel and confidence views may get, in px.
 VIEWS_MIN_WIDTH = 420
 
