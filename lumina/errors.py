@@ -5,6 +5,9 @@ model …) derives from :class:`LuminaError` and carries a one-line, human-reada
 The command line prints that line and exits non-zero; the app shows it in a dialog.
 """
 
+import threading
+from collections.abc import Callable
+
 
 class LuminaError(Exception):
     """Base of all user-facing engine errors. ``str(err)`` is one readable line."""
@@ -20,6 +23,19 @@ class ModelError(LuminaError):
 
 class Cancelled(LuminaError):
     """The caller asked to stop (the app's Cancel button, Ctrl+C)."""
+
+
+#: How a caller asks long work to stop: a set Event, or a callable that returns True.
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+def is_cancelled(cancel: CancelFlag) -> bool:
+    """Whether ``cancel`` asks to stop now."""
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
 
 
 def one_line(exc: BaseException) -> str:

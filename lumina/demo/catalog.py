@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from lumina.demo.synth import midi_to_hz, one_pole_lowpass, pluck, saw_blep, vibrato_cycles
+from lumina.errors import CancelFlag, Cancelled, is_cancelled
 
 SAMPLE_RATE = 32000
 BEATS_PER_BAR = 4
@@ -932,7 +932,7 @@ class Catalog:
 
     def write(self, folder: str | os.PathLike[str],
               progress: Callable[[int, int], None] | None = None,
-              cancel: threading.Event | Callable[[], bool] | None = None) -> list[Path]:
+              cancel: CancelFlag = None) -> list[Path]:
         """Write every song as 16-bit PCM WAV (``<song id>.wav``) plus ``catalog.json``.
 
         Each WAV carries ID3 tags (title, artist, ISRC), so ``lumina index`` on the folder
@@ -952,11 +952,9 @@ class Catalog:
 
         Raises
         ------
-        lumina.fingerprint.fingerprinter.Cancelled
+        lumina.errors.Cancelled
             When cancelled.
         """
-        from lumina.fingerprint.fingerprinter import Cancelled, is_cancelled
-
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = []

@@ -20,7 +20,6 @@ in :meth:`Fingerprint.parameters`. The default (None) is the paper's mode.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from lumina.audio import (
     load_audio,
     probe,
 )
-from lumina.errors import Cancelled, LuminaError
+from lumina.errors import CancelFlag, Cancelled, LuminaError, is_cancelled
 from lumina.fingerprint.output import (
     DEFAULT_OUTPUT_FUNCTION,
     OutputFunction,
@@ -67,7 +66,6 @@ from lumina.models.musicgen import MusicGenModel, mean_nll
 RENDERED_CHANNEL = "composition"
 
 ProgressCallback = Callable[[int, int], None]
-CancelFlag = threading.Event | Callable[[], bool] | None
 
 
 def choose_device(preferred: str | None = None) -> torch.device:
@@ -94,14 +92,6 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
-
-
-def is_cancelled(cancel: CancelFlag) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 @dataclass
