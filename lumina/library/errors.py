@@ -12,7 +12,7 @@ from pathlib import Path
 from lumina.errors import LuminaError
 
 __all__ = ["WAL_INDEX_BYTES", "LibraryError", "LibraryFullError", "LibraryLockedError",
-           "disk_full_is_one_line", "free_bytes", "is_disk_full"]
+           "disk_full_error", "disk_full_is_one_line", "free_bytes", "is_disk_full"]
 
 
 class LibraryError(LuminaError):
@@ -54,6 +54,13 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+def disk_full_error(folder: Path, detail: str) -> LibraryFullError:
+    """The one line for a full disk under library ``folder``; ``detail`` says what was being
+    done and what it left (it starts with its own separator)."""
+    return LibraryFullError(f"no space left on the disk holding library {folder.name} "
+                            f"({folder}){detail}; free some space and run it again")
+
+
 @contextlib.contextmanager
 def disk_full_is_one_line(folder: Path, doing: str) -> Iterator[None]:
     """Turn a full disk met while ``doing`` something to library ``folder`` into one
@@ -67,7 +74,5 @@ def disk_full_is_one_line(folder: Path, doing: str) -> Iterator[None]:
     except (OSError, sqlite3.Error) as exc:
         if not is_disk_full(exc):
             raise
-        raise LibraryFullError(
-            f"no space left on the disk holding library {folder.name} ({folder}) while "
-            f"{doing}: the library is as it was before; free some space and run it again"
-        ) from None
+        raise disk_full_error(folder, f" while {doing}: the library is as it was before"
+                              ) from None

@@ -40,8 +40,8 @@ from lumina.library.catalog import (
 from lumina.library.errors import (
     WAL_INDEX_BYTES,
     LibraryError,
-    LibraryFullError,
     LibraryLockedError,
+    disk_full_error,
     disk_full_is_one_line,
     free_bytes,
     is_disk_full,
@@ -137,10 +137,8 @@ class Library:
             if is_disk_full(exc) or free_bytes(folder) < WAL_INDEX_BYTES:
                 # SQLite sizes its 32 KiB shared-memory index before the first read; on a full
                 # disk that fails as a bare "disk I/O error".
-                raise LibraryFullError(
-                    f"no space left on the disk holding library {folder.name} ({folder}): "
-                    "SQLite needs a little room even to read it; free some space and run "
-                    "it again") from None
+                raise disk_full_error(
+                    folder, ": SQLite needs a little room even to read it") from None
             raise LibraryError(f"{folder.name}/{CATALOG_NAME} is unreadable: {exc}") from None
         lib = cls(folder, manifest, conn)
         if repair:
