@@ -510,15 +510,17 @@ def analyze_fingerprint(fingerprint: Fingerprint, library: Library | str | os.Pa
             **({"segment_pairs": int(segments), "segment_cohort": DEFAULT_SEGMENT_COHORT}
                if segments > 0 else {}),
         }
+        # Only a calibration of these very songs is cited or used.
         calibration = read_calibration(lib.path, prepared.digest)
+        if calibration is not None and not calibration.current:
+            calibration = None
         ref = LibraryRef(name=lib.name, path=str(lib.path), library_id=lib.manifest.library_id,
                          digest=prepared.digest, songs=prepared.n,
                          rows_version=prepared.rows_version,
                          calibration=({**calibration.to_json(), "summary": calibration.summary()}
-                                      if calibration is not None and calibration.current
-                                      else None))
+                                      if calibration is not None else None))
         warnings = list(fp.warnings or ())
-        if calibration is not None and calibration.current and calibration.typicality:
+        if calibration is not None and calibration.typicality:
             best = best_matches(fp.channels,
                                 {ch: ix.unit for ch, ix in prepared.indexes.items()})
             unusual = unusual_input(best, calibration.typicality)

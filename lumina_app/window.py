@@ -513,7 +513,8 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
             # Narrow docks on a first start, so the results keep room on a 1280 px laptop
             # (a dock takes its size only once the window is laid out); the user can drag.
             self._dock_sized = True
-            QTimer.singleShot(0, lambda: self.resizeDocks(
+            # With the window as context: a window closed before the timer fires drops it.
+            QTimer.singleShot(0, self, lambda: self.resizeDocks(
                 [self.library_dock], [DOCK_WIDTH], Qt.Orientation.Horizontal))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
