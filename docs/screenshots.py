@@ -98,6 +98,15 @@ def main(out: Path, sizes: list[str]) -> None:
         def shot(name: str, size: str = size) -> None:
             window.grab().save(str(out / f"{size}-{name}.png"))
 
+        def analyzed(track: Path, name: str) -> None:
+            """Open ``track``, analyse it and shoot the results."""
+            window.open_track(track)
+            _wait(app, window.trackShown)
+            window.analyze()
+            _wait(app, window.analysisShown)
+            _settle(app)
+            shot(name)
+
         shot("1-start")
         window.open_track(query)
         _wait(app, window.trackShown)
@@ -122,18 +131,8 @@ def main(out: Path, sizes: list[str]) -> None:
         _settle(app)
         shot("7-ab")
         window.song_view.ab.stop()
-        window.open_track(unrelated)
-        _wait(app, window.trackShown)
-        window.analyze()
-        _wait(app, window.analysisShown)
-        _settle(app)
-        shot("6-nothing-named")
-        window.open_track(noise)
-        _wait(app, window.trackShown)
-        window.analyze()
-        _wait(app, window.analysisShown)
-        _settle(app)
-        shot("8-unusual-input")
+        analyzed(unrelated, "6-nothing-named")
+        analyzed(noise, "8-unusual-input")
         if size == sizes[0]:
             folder = out / "audit-input"
             folder.mkdir(exist_ok=True)
