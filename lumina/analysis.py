@@ -35,7 +35,7 @@ from lumina.calibration import read_calibration
 from lumina.library import Library
 from lumina.library.song_segments import library_segments
 from lumina.library.song_source import relink_song, song_source
-from lumina.typicality import UNUSUAL_INPUT, best_matches, unusual_input
+from lumina.typicality import best_matches, unusual_input, unusual_warning
 from lumina.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class AnalysisResult:
     def unusual_input(self) -> str | None:
         """The warning that the track is unlike every song of the library
         (:mod:`lumina.typicality`), when it got one."""
-        return next((w for w in self.warnings if w.startswith(UNUSUAL_INPUT)), None)
+        return unusual_warning(self.warnings)
 
     @property
     def gate_description(self) -> str:

@@ -27,14 +27,14 @@ the held-out songs' lowest best match (−0.02) is below white noise's (0.07–0
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from lumina.attribution.vectors import matvec, unit_rows
 
 __all__ = ["TYPICALITY_SAMPLE", "UNUSUAL_INPUT", "best_matches", "typicality_reference",
-           "unusual_input"]
+           "unusual_input", "unusual_warning"]
 
 #: Songs held out to measure the reference (all of them in a smaller library).
 TYPICALITY_SAMPLE = 256
@@ -100,3 +100,8 @@ def unusual_input(best: Mapping[str, float],
     return (f"{UNUSUAL_INPUT}: this track is less like any library song than new music is ("
             + "; ".join(parts) + "): noise, a test tone, speech or music far from this "
             "catalog; its matches say little")
+
+
+def unusual_warning(warnings: Iterable[str]) -> str | None:
+    """The unusual-input line among a result's or a report's warnings, if there is one."""
+    return next((w for w in warnings if w.startswith(UNUSUAL_INPUT)), None)

@@ -180,8 +180,15 @@ def test_unusual_input_is_warned_from_the_library_reference(own_catalog, fingerp
     assert "production best match 1.00" in line and "composition" not in line
     payload = flagged.to_json()
     assert line in payload["track"]["warnings"]
-    json_path, = write_signed_reports(payload, json_path=tmp_path / "r.json")
+    json_path, pdf_path = write_signed_reports(payload, json_path=tmp_path / "r.json",
+                                               pdf_path=tmp_path / "r.pdf")
     verify_report(json_path)
+    verify_report(pdf_path)
+    # On the first page, with the answer, not only in the Warnings section at the end.
+    from pypdf import PdfReader
+
+    first_page = " ".join(PdfReader(str(pdf_path)).pages[0].extract_text().split())
+    assert "Unusual input: this track is less like any library song" in first_page
 
 
 def test_unreadable_or_foreign_file_reads_as_none(tmp_path):

@@ -38,6 +38,7 @@ from lumina.reports.findings import percent as _pct
 from lumina.reports.formats import ATTACHMENT_NAME, CLOCK_NOTE, PDF_SIGNATURE_PROFILE
 from lumina.reports.pdf_segments import segments_section
 from lumina.reports.signing import UnreadableReport
+from lumina.typicality import unusual_warning
 
 ACCENT = colors.HexColor("#1f6feb")
 CHANNEL_COLOURS = {"composition": colors.HexColor("#1f6feb"),
@@ -100,6 +101,11 @@ def _verdict_paragraph(audit: dict[str, Any], st: dict[str, ParagraphStyle]) -> 
 
 def _headline(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     out = [_verdict_paragraph(p["audit"], st)] if p.get("audit") else []
+    # The track's own caveat first, as in the app: the Warnings section is pages away.
+    unusual = unusual_warning(p["track"].get("warnings", ()))
+    if unusual:
+        label, _, rest = unusual.partition(": ")
+        out.append(Paragraph(f"<b>{_esc(label.capitalize())}:</b> {_esc(rest)}", st["body"]))
     if p["model"].get("scope"):
         out.append(Paragraph(f"<b>Model:</b> <i>{_esc(p['model']['scope'])}</i>", st["body"]))
     for findings in signed_findings(p):
