@@ -86,30 +86,46 @@ def top1_composition(queries: np.ndarray, library: np.ndarray, comps: np.ndarray
 @torch.no_grad()
 def probe(model_dir: Path, seed: int = 0, unquantised: bool = False) -> dict:
     """All the measurements of the module docstring for one model folder."""
-    from lumina.demo.catalog import build_catalog
-    from lumina.demo.train import render_catalog
-    from lumina.demo.train_codec import code_stability, reconstruction_metrics
-    from lumina.models.tiny import SAMPLE_RATE
     from lumina.models.transformers_folder import load_transformers_folder
-    from lumina.validation.baselines import chroma_mean
 
     t0 = time.monotonic()
     model = load_transformers_folder(Path(model_dir))
+    audio, comps = demo_catalog_audio()
+    out = {"model": str(model_dir), **measure(model, audio, comps, seed, unquantised)}
+    out["seconds"] = round(time.monotonic() - t0, 1)
+    return out
+
+
+def demo_catalog_audio() -> tuple[list[np.ndarray], np.ndarray]:
+    """The demo catalog's 32 songs (float32 (S,) each) and their composition ids (32,)."""
+    from lumina.demo.catalog import build_catalog
+    from lumina.demo.train import render_catalog
+
     catalog = build_catalog(n_compositions=8, n_timbres=4, seconds=24.0, seed=0)
-    audio = render_catalog(catalog)
-    comps = np.array([s.composition_id for s in catalog.songs])
+    return render_catalog(catalog), np.array([s.composition_id for s in catalog.songs])
+
+
+@torch.no_grad()
+def measure(model, audio: list[np.ndarray], comps: np.ndarray, seed: int = 0,
+            unquantised: bool = False) -> dict:
+    """The module docstring's measurements of ``model``'s codec (a
+    :class:`lumina.models.musicgen.MusicGenModel` on any device) on ``audio`` (S,) each,
+    whose compositions are ``comps`` (N,)."""
+    from lumina.demo.train_codec import code_stability, reconstruction_metrics
+    from lumina.models.tiny import SAMPLE_RATE
+    from lumina.validation.baselines import chroma_mean
+
     rng = np.random.default_rng(seed)
     n = int(EXCERPT_SECONDS * SAMPLE_RATE)
     starts = [int(rng.integers(0, a.size - n + 1)) for a in audio]
     excerpts = [a[s:s + n] for a, s in zip(audio, starts, strict=True)]
-    decoded = [model.decode(model.encode(torch.from_numpy(x)[None]))[0, :n].numpy()
+    decoded = [model.decode(model.encode(torch.from_numpy(x)[None]))[0, :n].cpu().numpy()
                for x in excerpts]
     library = np.stack([chroma_mean(a, SAMPLE_RATE) for a in audio])
     real_q = np.stack([chroma_mean(x, SAMPLE_RATE) for x in excerpts])
     codec_q = np.stack([chroma_mean(y, SAMPLE_RATE) for y in decoded])
     recon = [reconstruction_metrics(x, y) for x, y in zip(excerpts, decoded, strict=True)]
     out = {
-        "model": str(model_dir),
         "chroma_std_real": float(np.mean([frame_chroma_std(x, SAMPLE_RATE) for x in excerpts])),
         "chroma_std_decoded": float(np.mean([frame_chroma_std(y, SAMPLE_RATE)
                                              for y in decoded])),
@@ -123,13 +139,12 @@ def probe(model_dir: Path, seed: int = 0, unquantised: bool = False) -> dict:
     }
     if unquantised:
         codec = model.codec
-        ae = [codec.decoder(codec.encoder(torch.from_numpy(x)[None, None]))[0, 0, :n].numpy()
-              for x in excerpts]
+        ae = [codec.decoder(codec.encoder(torch.from_numpy(x)[None, None].to(model.device)))
+              [0, 0, :n].cpu().numpy() for x in excerpts]
         out["chroma_std_unquantised"] = float(np.mean([frame_chroma_std(y, SAMPLE_RATE)
                                                        for y in ae]))
         out["top1_unquantised"] = top1_composition(
             np.stack([chroma_mean(y, SAMPLE_RATE) for y in ae]), library, comps, centred=True)
-    out["seconds"] = round(time.monotonic() - t0, 1)
     return out
 
 

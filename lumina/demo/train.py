@@ -66,8 +66,8 @@ from lumina.demo.training import Progress, TrainConfig, deterministic, loss_curv
 from lumina.models.musicgen import MusicGenModel, weights_digest
 from lumina.models.tiny import SAMPLE_RATE, TINY_NAME
 
-__all__ = ["codec_settings", "default_output", "main", "render_catalog", "reuse_codec",
-           "save_model", "train_tiny_model"]
+__all__ = ["codec_calibration", "codec_settings", "default_output", "main", "render_catalog",
+           "reuse_codec", "save_model", "train_tiny_model"]
 
 
 def render_catalog(catalog: Catalog) -> list[np.ndarray]:
@@ -101,12 +101,7 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
         audio = list(audio) if audio is not None else render_catalog(catalog)
         # What the codec trains on: every song at the level its encoder will see.
         codec_audio = at_reference_level(audio, config)
-        rng = np.random.default_rng(config.seed)
-        cal_len = int(config.codec_calibration_seconds * SAMPLE_RATE)
-        cal_len = min(cal_len, min(a.size for a in audio))
-        starts = [int(rng.integers(0, a.size - cal_len + 1)) for a in audio]
-        calibration = np.stack([a[s:s + cal_len]
-                                for a, s in zip(codec_audio, starts, strict=True)])
+        calibration = codec_calibration(codec_audio, config)
         codec = new_codec(config, calibration)
         decoder = new_decoder(config)
         model = MusicGenModel(name=TINY_NAME, decoder=decoder, codec=codec,
@@ -165,6 +160,16 @@ def train_tiny_model(catalog: Catalog, config: TrainConfig | None = None,
     log["weights_sha256"] = model.weights_sha256
     log["timings_s"]["total"] = round(time.monotonic() - t_start, 1)
     return model, log
+
+
+def codec_calibration(codec_audio: Sequence[np.ndarray], config: TrainConfig) -> np.ndarray:
+    """(N, S) float32: one ``codec_calibration_seconds`` excerpt of each song (S,) at a
+    seeded offset, what the codebooks are k-means seeded on."""
+    rng = np.random.default_rng(config.seed)
+    cal_len = int(config.codec_calibration_seconds * SAMPLE_RATE)
+    cal_len = min(cal_len, min(a.size for a in codec_audio))
+    starts = [int(rng.integers(0, a.size - cal_len + 1)) for a in codec_audio]
+    return np.stack([a[s:s + cal_len] for a, s in zip(codec_audio, starts, strict=True)])
 
 
 def codec_settings(config: dict) -> dict:

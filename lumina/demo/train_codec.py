@@ -171,7 +171,8 @@ def new_codec(config: TrainConfig, calibration: np.ndarray) -> EncodecModel:
     torch.manual_seed(config.seed)
     codec = EncodecModel(tiny_codec_config(card=config.card, codebooks=config.codebooks,
                                            ratios=tuple(config.codec_ratios),
-                                           normalize=config.codec_normalize))
+                                           normalize=config.codec_normalize,
+                                           filters=config.codec_filters))
     if config.codec_init == "data":
         data_dependent_init(codec, torch.from_numpy(np.asarray(calibration, np.float32)))
     seed_codebooks(codec, torch.from_numpy(np.asarray(calibration, dtype=np.float32)),
@@ -252,6 +253,9 @@ def train_codec(codec: EncodecModel, segments: AudioSegments, steps: int,
     budget_s : stop early once this many seconds have passed (recorded by the caller).
     """
     gen = torch.Generator().manual_seed(config.seed + 1)
+    # The codec may sit on an accelerator (bench/codec_capacity.py); random numbers still come
+    # from the CPU generator, so a run's data and restarts do not depend on the device.
+    device = next(codec.parameters()).device
     levels = config.codebooks
     ae_steps = int(round(steps * config.codec_ae_fraction))
     enc_params = list(codec.encoder.parameters())
@@ -275,7 +279,7 @@ def train_codec(codec: EncodecModel, segments: AudioSegments, steps: int,
             codec.train()
             for p in enc_params:
                 p.requires_grad_(scale_enc > 0)
-        x = segments.batch(config.codec_batch)
+        x = segments.batch(config.codec_batch).to(device)
         z = codec.encoder(x.unsqueeze(1))
         quantised = step >= ae_steps
         if quantised:
@@ -327,9 +331,10 @@ def invariance_loss(codec: EncodecModel, x: torch.Tensor, z: torch.Tensor, y: to
     x : (B, S) audio; z : (B, D, T) ``encoder(x)``; y : (B, S) the decoder's output.
     """
     low, high = config.codec_noise_snr_db
-    snr = low + (high - low) * torch.rand(x.shape[0], 1, generator=gen)
+    snr = low + (high - low) * torch.rand(x.shape[0], 1, generator=gen).to(x.device)
     power = x.pow(2).mean(dim=-1, keepdim=True)
-    noise = torch.randn(x.shape, generator=gen) * (power / 10.0 ** (snr / 10.0)).sqrt()
+    noise = (torch.randn(x.shape, generator=gen).to(x.device)
+             * (power / 10.0 ** (snr / 10.0)).sqrt())
     target = z.detach()
     spread = target.var(dim=(0, 2)).mean() + 1e-12
     noisy = codec.encoder((x + noise).unsqueeze(1))

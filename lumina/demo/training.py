@@ -63,6 +63,7 @@ class TrainConfig:
     codec_kmeans_iterations: int = 20
     codec_ratios: tuple[int, ...] = (8, 5, 4, 8)  # strides; hop 1280 = 25 Hz frames
     codec_normalize: bool = False  # unit-RMS songs in training, unit-RMS chunks at encode
+    codec_filters: int = 8  # EnCodec's num_filters: the codec's width
     # autoencoder phase: ‖enc(x + noise) − enc(x)‖² and ‖enc(dec(enc(x))) − enc(x)‖² over the
     # frames' variance, so frames (and later codes) survive noise and a decode → re-encode
     codec_invariance: float = 0.0

@@ -36,16 +36,17 @@ REFERENCE_RMS = 0.1
 
 def tiny_codec_config(card: int = CARD, codebooks: int = 4,
                       ratios: tuple[int, ...] = DEFAULT_RATIOS,
-                      normalize: bool = False) -> EncodecConfig:
+                      normalize: bool = False, filters: int = 8) -> EncodecConfig:
     """The tiny EnCodec config: ``codebooks`` residual levels of ``card`` codes each, one
     frame per ``prod(ratios)`` samples; ``normalize``: the encoder sees audio scaled to unit
-    RMS (:meth:`MusicGenModel.encode`), so a gain change leaves the codes alone."""
+    RMS (:meth:`MusicGenModel.encode`), so a gain change leaves the codes alone; ``filters``:
+    channels of the first convolution (doubled at every stride; EnCodec's ``num_filters``)."""
     frame_rate = SAMPLE_RATE / float(np.prod(ratios))
     bits = int(np.log2(card))
     return EncodecConfig(
         sampling_rate=SAMPLE_RATE,
         audio_channels=1,
-        num_filters=8,
+        num_filters=filters,
         num_residual_layers=1,
         upsampling_ratios=list(ratios),
         codebook_size=card,
@@ -74,7 +75,8 @@ def seed_codebooks(codec: EncodecModel, audio: torch.Tensor, levels: int, seed: 
     seed : seeds the choice of initial centroids.
     """
     gen = torch.Generator().manual_seed(seed)
-    frames = codec.encoder(audio.float().unsqueeze(1))  # (B, dim, T)
+    device = next(codec.parameters()).device
+    frames = codec.encoder(audio.float().to(device).unsqueeze(1))  # (B, dim, T)
     residual = frames.permute(0, 2, 1).reshape(-1, frames.shape[1])  # (N, dim)
     for level in range(levels):
         book = codec.quantizer.layers[level].codebook
@@ -82,7 +84,8 @@ def seed_codebooks(codec: EncodecModel, audio: torch.Tensor, levels: int, seed: 
         # Add a pinch of jitter so that fewer distinct frames than codes still give
         # distinct centroids.
         pick = torch.randint(0, residual.shape[0], (card,), generator=gen)
-        centroids = residual[pick] + 1e-4 * torch.randn(card, residual.shape[1], generator=gen)
+        centroids = residual[pick] + 1e-4 * torch.randn(card, residual.shape[1],
+                                                         generator=gen).to(device)
         for _ in range(iterations):
             assign = torch.cdist(residual, centroids).argmin(dim=1)
             counts = torch.bincount(assign, minlength=card).float()
