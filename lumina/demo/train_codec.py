@@ -361,7 +361,7 @@ def code_stability(model: MusicGenModel, audio: Sequence[np.ndarray]) -> list[fl
         codes = model.encode(torch.from_numpy(np.asarray(x, np.float32))[None])
         again = model.encode(model.decode(codes))
         t = min(codes.shape[-1], again.shape[-1])
-        same += (codes[..., :t] == again[..., :t])[0].float().sum(dim=-1)
+        same += (codes[..., :t] == again[..., :t])[0].float().sum(dim=-1).cpu()
         total += t
     return (same / max(total, 1)).tolist()
 
@@ -379,7 +379,7 @@ def code_survival(model: MusicGenModel, audio: Sequence[np.ndarray],
         y = np.asarray(change(x), np.float32)[: x.size]
         again = model.encode(torch.from_numpy(np.ascontiguousarray(y))[None])
         t = min(codes.shape[-1], again.shape[-1])
-        same += (codes[..., :t] == again[..., :t])[0].float().sum(dim=-1)
+        same += (codes[..., :t] == again[..., :t])[0].float().sum(dim=-1).cpu()
         total += t
     return [round(v, 4) for v in (same / max(total, 1)).tolist()]
 
