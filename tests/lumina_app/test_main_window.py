@@ -301,3 +301,37 @@ def test_docks_close_and_come_back_from_the_view_menu(qtbot, tmp_path):
     qtbot.waitUntil(window.library_dock.isVisible, timeout=5000)
     assert not window.calibrate_action.isEnabled()  # no library open
     window.close()
+
+
+def test_forty_character_titles_are_whole_at_1280_px(qtbot, window, catalog):
+    """Issue 26: at 1280×720 no title of up to 40 characters is cut, in a named row too."""
+    import dataclasses
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QFontMetricsF
+
+    _, songs = catalog
+    _open(qtbot, window, songs[-1])
+    result = _analyze(qtbot, window)
+    long_titles = {inf.song_id: f"Slow Boat to the Lighthouse (Live, 19{inf.song_id:02d})"
+                   for ch in result.channels.values() for inf in ch.influences}
+    assert all(len(t) == 40 for t in long_titles.values())
+    result = dataclasses.replace(result, channels={
+        name: dataclasses.replace(ch, influences=tuple(
+            # The first song named, as a large library would (bold was what cut titles).
+            dataclasses.replace(inf, title=long_titles[inf.song_id],
+                                qualifies=inf.qualifies or inf.rank == 1)
+            for inf in ch.influences))
+        for name, ch in result.channels.items()})
+    window.resize(1280, 720)
+    window.show()
+    window._set_result(result)
+    table = window.table
+    assert any(s.qualifies for s in result.songs())  # a named row is among them
+    qtbot.waitUntil(lambda: table.isColumnHidden(table.source.column("artist")), timeout=5000)
+    room = table.horizontalHeader().sectionSize(0)
+    for r in range(table.source.rowCount()):
+        index = table.source.index(r, 0)
+        font = table.source.data(index, Qt.ItemDataRole.FontRole) or table.font()
+        text = QFontMetricsF(font).horizontalAdvance(str(table.source.data(index)))
+        assert text + 2 * table.fontMetrics().averageCharWidth() <= room, (text, room)
