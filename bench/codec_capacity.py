@@ -17,6 +17,32 @@ variant of the default 1500 steps takes 20–60 min. ``--budget`` cuts each vari
 at that many seconds (recorded as ``steps_done``). Results go to ``--out`` as one JSON line
 per variant, written as each ends.
 
+Measured 2026-12-04 on an H200 (``--device cuda --jobs 5 --threads 2``, 1500 steps each, the
+shipped recipe otherwise; torch 2.11 there, so not the CPU's bits: the ``w8`` control lands
+where the shipped CPU-trained codec does, stability 0.86/0.60 against 0.87/0.65). Composition
+top-1 of a 10 s excerpt through the codec (oracle without it 1.00, chance 0.125), the same
+through the autoencoder without its quantiser, chroma spread per decoded frame (real audio
+0.190), decode → re-encode stability per codebook, log-STFT distance, parameters:
+
+====================  =====  ===========  ======  ============  ========  ==========
+variant               top-1  unquantised  chroma  stability     log-STFT  parameters
+====================  =====  ===========  ======  ============  ========  ==========
+w8 (shipped recipe)   0.12   0.12         0.067   0.86 / 0.60   0.90      0.67 M
+w32                   0.12   0.12         0.052   0.70 / 0.54   1.32      10.0 M
+w64                   0.12   0.16         0.064   0.61 / 0.20   1.32      39.5 M
+w16-chroma1           0.12   0.12         0.097   0.75 / 0.37   1.48      2.6 M
+w32-chroma1           0.12   0.12         0.103   1.00 / 1.00   1.56      10.0 M
+====================  =====  ===========  ======  ============  ========  ==========
+
+(w32-chroma1's stability of 1.00 is a collapse onto a few codes, not stability.) Sixty times
+the parameters leave composition at chance, also *without* the quantiser: at this training
+length (1500 steps of 8 × 1 s, the most two CPU cores give in the recipe's hour) the
+autoencoder itself does not learn to carry pitch, whatever its width, and the wider codecs
+reconstruct worse (further from converged). Width is not the lever; the training length is
+(a real EnCodec trains for hundreds of thousands of steps). An earlier CPU run of the shipped
+width with the chroma term reached 0.50 (``lumina/demo/pitch_loss.py``); this GPU run of
+w16/w32 with it did not, so that figure does not carry over between runs either.
+
 Run::
 
     python bench/codec_capacity.py --variants w8 w16 --steps 1500 --out /tmp/caps.jsonl
