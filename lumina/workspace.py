@@ -29,6 +29,7 @@ from lumina.library import (
     Library,
     LibraryError,
     composition_rendering_for,
+    loudness_for,
     output_function_for,
 )
 
@@ -58,7 +59,8 @@ def fingerprinter_for(library: Library, *,
 
     The model is ``model`` (a loaded model, or a name or folder to load) or else the one
     recorded in the manifest (else the embedded default); projection, chunking, the
-    composition rendering and the output function come from the manifest.
+    composition rendering, the output function and the loudness normalisation come from the
+    manifest.
 
     Raises
     ------
@@ -83,7 +85,7 @@ def fingerprinter_for(library: Library, *,
                          seed=mf.projection_seed, chunk_seconds=mf.chunk_seconds,
                          blocks=mf.projection_blocks,
                          composition_rendering=mf.composition_rendering,
-                         output_function=mf.output_function)
+                         output_function=mf.output_function, loudness=mf.loudness)
 
 
 def refuse_empty(library: Library) -> None:
@@ -163,7 +165,8 @@ class Workspace:
                        loaded_model: MusicGenModel | None = None,
                        device: str | None = None, batch_size: int | None = None,
                        composition_rendering: str | None = None,
-                       output_function: str | None = None) -> Workspace:
+                       output_function: str | None = None,
+                       loudness: str | None = None) -> Workspace:
         """Open the library at ``path`` to index into it, or create it for a model.
 
         Parameters
@@ -177,6 +180,8 @@ class Workspace:
             built with another.
         output_function : an output function name (``tempered``, ``loss``) or None: the
             library's, or the default for a new library; refused like a rendering.
+        loudness : a loudness normalisation name (``rms``, ``none``) or None: the library's, or
+            the default for a new library; refused like a rendering.
 
         Raises
         ------
@@ -189,12 +194,13 @@ class Workspace:
         manifest = read_manifest_if_any(folder)
         rendering = composition_rendering_for(manifest, composition_rendering)
         output = output_function_for(manifest, output_function)
+        loudness = loudness_for(manifest, loudness)
         spec = model or (manifest.model_spec if manifest is not None else None) or DEFAULT_MODEL
         spec = str(spec)
         loaded = loaded_model if loaded_model is not None else load_model(spec)
         fingerprinter = Fingerprinter(loaded, device=device, batch_size=batch_size,
                                       composition_rendering=rendering,
-                                      output_function=output)
+                                      output_function=output, loudness=loudness)
         recorded = model_spec_for_manifest(spec)
         lib = Library.open_or_create(folder, identity_of_fingerprinter(fingerprinter),
                                      model_spec=recorded)

@@ -93,6 +93,7 @@ def test_refusals_come_before_fingerprinting(tmp_path, fingerprinter):
         seed, blocks, dim, chunk_seconds = 0, fingerprinter.blocks, 512, 10.0
         composition_rendering = None
         output_function = fingerprinter.output_function
+        loudness = fingerprinter.loudness
 
         def fingerprint_file(self, *args, **kwargs):  # pragma: no cover - must not run
             raise AssertionError("fingerprinted before checking the library")

@@ -168,18 +168,21 @@ def song(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize(("rendering", "output", "name"), [
+@pytest.mark.parametrize(("rendering", "output", "loudness", "name"), [
     # the paper's loss: the files written before output functions existed, unchanged
-    (None, "loss", "fingerprint-plain.json"),
-    ("shepard", "loss", "fingerprint-shepard.json"),
-    # the default output function (issue 19)
-    (None, "tempered", "fingerprint-plain-tempered.json"),
+    (None, "loss", None, "fingerprint-plain.json"),
+    ("shepard", "loss", None, "fingerprint-shepard.json"),
+    # the tempered output function (issue 19), before loudness normalisation existed
+    (None, "tempered", None, "fingerprint-plain-tempered.json"),
+    # the default loudness normalisation (issue 22)
+    (None, "tempered", "rms", "fingerprint-plain-tempered-rms.json"),
 ])
-def test_fingerprint_matches_the_golden_file(tiny_model, song, rendering, output, name):
+def test_fingerprint_matches_the_golden_file(tiny_model, song, rendering, output, loudness,
+                                             name):
     from lumina.fingerprint.fingerprinter import Fingerprinter
 
     fp = Fingerprinter(tiny_model, device="cpu", composition_rendering=rendering,
-                       output_function=output).fingerprint_file(song)
+                       output_function=output, loudness=loudness).fingerprint_file(song)
     _check(name, _fingerprint_json(fp))
 
 

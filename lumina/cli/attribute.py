@@ -102,7 +102,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise LuminaError(f"--channel-notes: {args.channel_notes} is not a model folder")
     config = ValidationConfig.quick_config() if args.quick else ValidationConfig.full()
     config = dataclasses.replace(config, composition_rendering=args.composition_rendering,
-                                 output_function=args.output_function)
+                                 output_function=args.output_function,
+                                 loudness=args.loudness)
     result = run_validation(config, progress=ProgressBar,
                             say=lambda line: print(line, file=sys.stderr))
     print(format_table(result))

@@ -70,7 +70,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     ws = Workspace.open_or_create(library_path, model=args.model, device=args.device,
                                   batch_size=args.batch_size,
                                   composition_rendering=args.composition_rendering,
-                                  output_function=args.output_function)
+                                  output_function=args.output_function, loudness=args.loudness)
     lib = ws.library
     bar = ProgressBar("index")
 
@@ -116,7 +116,7 @@ def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path]
     try:
         summary = index_on_ray(library_path, files, model=args.model, address=address,
                                composition_rendering=args.composition_rendering,
-                               output_function=args.output_function,
+                               output_function=args.output_function, loudness=args.loudness,
                                ship_audio=args.ship_audio, device=args.device,
                                batch_size=args.batch_size, progress=progress, report=report,
                                say=status.line)
@@ -129,6 +129,7 @@ def index_on_ray(args: argparse.Namespace, library_path: Path, files: list[Path]
 
 
 def cmd_library(args: argparse.Namespace) -> int:
+    from lumina.fingerprint.loudness import loudness_words
     from lumina.fingerprint.output import output_function_words
     from lumina.library import Library, verify
 
@@ -175,6 +176,7 @@ def cmd_library(args: argparse.Namespace) -> int:
             print("composition " + (f"on the {rendering} rendering (timbre-neutral)"
                                     if rendering else "on the audio itself (the paper's mode)"))
             print(f"gradient    of {output_function_words(info.get('output_function'))}")
+            print(f"loudness       {loudness_words(info.get('loudness'))}")
             print(f"songs       {info['songs']} live, {info['removed']} removed "
                   f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
                   "of matrices")

@@ -31,6 +31,7 @@ def add_verb(sub: argparse._SubParsersAction, name: str, summary: str, descripti
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lumina.fingerprint.loudness import DEFAULT_LOUDNESS, LOUDNESSES
     from lumina.fingerprint.output import (
         DEFAULT_OUTPUT_FUNCTION,
         OUTPUT_FUNCTIONS,
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
                          f"of ({', '.join(OUTPUT_FUNCTIONS)}; default: "
                          f"{DEFAULT_OUTPUT_FUNCTION}, '{PAPER_OUTPUT_FUNCTION}' is the "
                          "paper's); an existing library keeps its own"),
+    ix.add_argument("--loudness", default=None, metavar="NAME", choices=list(LOUDNESSES),
+                    help="for a new library: the loudness normalisation of the audio before "
+                         f"the codec ({', '.join(LOUDNESSES)}; default: {DEFAULT_LOUDNESS}, "
+                         "the audio's own level; 'rms' brings every chunk to one loudness so a "
+                         "quieter copy is the same track, see docs/method.md); an existing "
+                         "library keeps its own"),
     ix.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="fingerprint on Ray actors, this process writing the library: a "
                          "local Ray instance, or 'auto' / HOST:PORT for a running cluster "
@@ -238,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the function the fingerprints are the gradient of "
                          f"({', '.join(OUTPUT_FUNCTIONS)}; default: %(default)s, as a new "
                          "library)")
+    va.add_argument("--loudness", metavar="NAME", default=DEFAULT_LOUDNESS,
+                    choices=list(LOUDNESSES),
+                    help="the loudness normalisation of the audio before the codec "
+                         f"({', '.join(LOUDNESSES)}; default: %(default)s, as a new library)")
     va.add_argument("--json", metavar="OUT", help="write every number and the protocol as JSON")
     va.add_argument("--markdown", metavar="OUT",
                     help="write the table and protocol as Markdown (notes after the marker "

@@ -205,7 +205,8 @@ def causal_link(model: MusicGenModel, catalog: Catalog, audio: list[np.ndarray] 
     from lumina.fingerprint.fingerprinter import Fingerprinter
 
     audio = audio if audio is not None else [catalog.render(s) for s in catalog.songs]
-    fp = Fingerprinter(model, device="cpu")
+    # As the shipped model card measured it: the audio at its own loudness.
+    fp = Fingerprinter(model, device="cpu", loudness=None)
     mats = unit_song_matrices(fp, audio)
     out: dict = {"songs": [s.id for s in catalog.songs], "prompt_seconds": prompt_seconds,
                  "seconds": seconds, "seed": seed, "temperature": temperature, "top_k": top_k,
@@ -288,7 +289,8 @@ def where_the_source_is_lost(model: MusicGenModel, audio: list[np.ndarray],
     from lumina.demo.train_decoder import encode_song
     from lumina.fingerprint.fingerprinter import Fingerprinter
 
-    fp = Fingerprinter(model, device="cpu")
+    # Codes are compared as the model made them: no loudness normalisation on either side.
+    fp = Fingerprinter(model, device="cpu", loudness=None)
     mats = unit_song_matrices(fp, audio)
     rate, hop = model.frame_rate, int(model.codec.config.hop_length)
     p0, n = int(round(prompt_seconds * rate)), int(round(seconds * rate))

@@ -76,19 +76,21 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
                          say: Callable[[str], None] = print,
                          cancel: object | None = None,
                          composition_rendering: str | None = None,
-                         output_function: str | None = None) -> DemoLibrary:
+                         output_function: str | None = None,
+                         loudness: str | None = None) -> DemoLibrary:
     """Render the demo catalog and index it with the embedded model, once per cache.
 
     The desktop app opens this library on first start; ``lumina demo`` attributes against
     it. Both are resumable: an interrupted run indexes only the songs still missing.
     ``composition_rendering``: a rendering name or ``"plain"`` (default: the default of a
-    new library); ``output_function``: ``tempered``, ``loss`` … (default: a new library's).
-    Each rendering and output function has its own library in the cache.
+    new library); ``output_function``: ``tempered``, ``loss`` … (default: a new library's);
+    ``loudness``: ``rms``, ``none`` (default: a new library's). Each rendering, output function
+    and loudness normalisation has its own library in the cache.
     """
     from lumina.demo.catalog import build_catalog
     from lumina.fingerprint.fingerprinter import Cancelled
     from lumina.indexing import index_files
-    from lumina.library import composition_rendering_for, output_function_for
+    from lumina.library import composition_rendering_for, loudness_for, output_function_for
     from lumina.models import DEFAULT_MODEL, load_model
     from lumina.workspace import Workspace
 
@@ -110,14 +112,16 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
 
     rendering = composition_rendering_for(None, composition_rendering)
     output = output_function_for(None, output_function)
-    # A library made before output functions existed (the paper's loss) keeps its folder.
-    library_dir = cache / "-".join(["demo-catalog"] + [part.replace("/", "-") for part in
-                                                       (rendering, output) if part is not None])
+    loudness = loudness_for(None, loudness)
+    # A library made before output functions (or loudness normalisation) existed keeps its
+    # folder.
+    library_dir = cache / "-".join(["demo-catalog"] + [
+        part.replace("/", "-") for part in (rendering, output, loudness) if part is not None])
     indexed = 0
     with Workspace.open_or_create(
             library_dir, model=DEFAULT_MODEL if model.name == DEFAULT_MODEL else model.source,
             loaded_model=model, composition_rendering=composition_rendering,
-            output_function=output_function) as ws:
+            output_function=output_function, loudness=loudness) as ws:
         lib, fingerprinter = ws.library, ws.fingerprinter
         if len(lib) < len(paths):
             say(f"Indexing the catalog into {library_dir} (first run only)")

@@ -40,6 +40,7 @@ from lumina.audio import (
     probe,
 )
 from lumina.errors import CancelFlag, Cancelled, LuminaError, is_cancelled
+from lumina.fingerprint.loudness import DEFAULT_LOUDNESS, Loudness, get_loudness
 from lumina.fingerprint.output import (
     DEFAULT_OUTPUT_FUNCTION,
     OutputFunction,
@@ -134,6 +135,9 @@ class Fingerprint:
     #: ``name/version`` of the output function the gradient is of
     #: (:mod:`lumina.fingerprint.output`); None: the paper's loss.
     output_function: str | None = None
+    #: ``name/version`` of the loudness normalisation the audio got before the codec
+    #: (:mod:`lumina.fingerprint.loudness`); None: none (the paper's mode).
+    loudness: str | None = None
 
     @property
     def n_chunks(self) -> int:
@@ -144,7 +148,8 @@ class Fingerprint:
 
         ``composition_rendering`` (``name/version``) is present only when the composition
         channel was computed on a rendering, so the paper's mode keeps its parameters;
-        likewise ``output_function`` only when it is not the paper's loss, and
+        likewise ``output_function`` only when it is not the paper's loss, ``loudness`` only
+        when the audio was loudness-normalised, and
         ``precision`` only when it is not float32 (the library's identity check ignores
         it: bf16 and TF32 fingerprints are comparable with float32 ones).
         """
@@ -162,6 +167,8 @@ class Fingerprint:
             out["composition_rendering"] = self.composition_rendering
         if self.output_function is not None:
             out["output_function"] = self.output_function
+        if self.loudness is not None:
+            out["loudness"] = self.loudness
         if self.precision != DEFAULT_PRECISION:
             out["precision"] = self.precision
         return out
@@ -214,6 +221,11 @@ class Fingerprinter:
         :data:`lumina.fingerprint.output.OUTPUT_FUNCTIONS` (``name/version`` accepted), an
         :class:`~lumina.fingerprint.output.OutputFunction`, or None for the paper's loss;
         default ``tempered``.
+    loudness : the loudness normalisation of the audio before the codec, a name of
+        :data:`lumina.fingerprint.loudness.LOUDNESSES` (``name/version`` accepted), a
+        :class:`~lumina.fingerprint.loudness.Loudness`, or None for none (the paper's mode);
+        default :data:`~lumina.fingerprint.loudness.DEFAULT_LOUDNESS`. Renderings are
+        level-invariant and do not get it.
     """
 
     def __init__(self, model: MusicGenModel, device: str | torch.device | None = None,
@@ -222,14 +234,15 @@ class Fingerprinter:
                  blocks: int = DEFAULT_BLOCKS,
                  composition_rendering: str | Rendering | None = None,
                  precision: str = DEFAULT_PRECISION,
-                 output_function: str | OutputFunction | None = DEFAULT_OUTPUT_FUNCTION
-                 ) -> None:
+                 output_function: str | OutputFunction | None = DEFAULT_OUTPUT_FUNCTION,
+                 loudness: str | Loudness | None = DEFAULT_LOUDNESS) -> None:
         if batch_size is not None and batch_size < 1:
             raise LuminaError("batch size must be at least 1")
         try:
             self.rendering = (None if composition_rendering is None
                               else get_rendering(composition_rendering))
             self.output = get_output_function(output_function)
+            self.normaliser = get_loudness(loudness)
         except ValueError as exc:
             raise LuminaError(str(exc)) from None
         if self.rendering is not None and RENDERED_CHANNEL not in model.channels:
@@ -263,6 +276,12 @@ class Fingerprinter:
         """``name/version`` of the output function; None for the paper's loss (what a
         library manifest records)."""
         return self.output.recorded
+
+    @property
+    def loudness(self) -> str | None:
+        """``name/version`` of the loudness normalisation; None for none (what a library
+        manifest records)."""
+        return self.normaliser.recorded
 
     # -- core -----------------------------------------------------------------------------
     def fingerprint_codes(self, codes: torch.Tensor, rendered_codes: torch.Tensor | None = None
@@ -337,7 +356,7 @@ class Fingerprinter:
         batch: list[tuple[Chunk, torch.Tensor, torch.Tensor | None]] = []
         rate = self.model.sample_rate
         for chunk in chunks:
-            codes = self._encode(chunk.samples)
+            codes = self._encode(self.normaliser.apply(chunk.samples))
             rendered = (None if self.rendering is None else
                         self._encode(render(chunk.samples, rate, self.rendering)))
             if batch and (len(batch) >= self.batch_size or
@@ -388,6 +407,7 @@ class Fingerprinter:
             composition_rendering=self.composition_rendering,
             precision=self.precision,
             output_function=self.output_function,
+            loudness=self.loudness,
         )
 
     def _fingerprint_batch(self, codes: torch.Tensor, rendered: torch.Tensor | None

@@ -1,6 +1,6 @@
 """What a library needs to know of a fingerprinter: its identity (model, projection,
-chunking, rendering, output function) and the protocols that describe it. Imports no torch,
-so the library, indexing and the workspace can all use it."""
+chunking, rendering, output function, loudness normalisation) and the protocols that describe
+it. Imports no torch, so the library, indexing and the workspace can all use it."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ class FingerprinterLike(Protocol):
     @property
     def output_function(self) -> str | None: ...
 
+    @property
+    def loudness(self) -> str | None: ...
+
 
 def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, object]:
     """The manifest identity a fingerprinter produces.
@@ -60,6 +63,7 @@ def identity_of_fingerprinter(fingerprinter: FingerprinterLike) -> dict[str, obj
         "channels": list(model.channels),
         "composition_rendering": fingerprinter.composition_rendering,
         "output_function": fingerprinter.output_function,
+        "loudness": fingerprinter.loudness,
     }
 
 

@@ -104,7 +104,8 @@ def connect_ray(ray, address: str | None) -> bool:
 def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
                  *, model: str | None = None, address: str | None = None,
                  composition_rendering: str | None = None,
-                 output_function: str | None = None, ship_audio: bool = False,
+                 output_function: str | None = None, loudness: str | None = None,
+                 ship_audio: bool = False,
                  device: str | None = None, batch_size: int | None = None,
                  workers: int | None = None, cpus_per_worker: int = 1,
                  max_attempts: int = MAX_ATTEMPTS,
@@ -126,6 +127,8 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         default for a new library. Another rendering than an existing library's is refused.
     output_function : ``tempered``, ``loss`` … (see :func:`lumina.library.output_function_for`);
         None: the library's, or the default for a new library; refused like a rendering.
+    loudness : ``rms``, ``none`` (see :func:`lumina.library.loudness_for`); None: the library's, or
+        the default for a new library; refused like a rendering.
     address : ``None`` or ``"local"`` starts a local Ray instance; ``"auto"`` joins the
         cluster started on this machine with ``ray start``; ``"HOST:PORT"`` joins that one.
         When Ray is already initialised in this process, that connection is used.
@@ -164,6 +167,7 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         MANIFEST_NAME,
         Library,
         composition_rendering_for,
+        loudness_for,
         output_function_for,
     )
     from lumina.models import DEFAULT_MODEL
@@ -178,6 +182,7 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
         try:
             rendering = composition_rendering_for(mf, composition_rendering)
             output = output_function_for(mf, output_function)
+            normalisation = loudness_for(mf, loudness)
             writer = lib.writer()  # the lock first: a busy library fails before Ray starts
         except BaseException:
             lib.close()
@@ -187,12 +192,14 @@ def index_on_ray(library_path: str | os.PathLike[str], paths: Sequence[str | os.
                             "blocks": mf.projection_blocks,
                             "chunk_seconds": mf.chunk_seconds,
                             "composition_rendering": rendering,
-                            "output_function": output}
+                            "output_function": output,
+                            "loudness": normalisation}
     else:
         spec = model or DEFAULT_MODEL
         projection = {
             "composition_rendering": composition_rendering_for(None, composition_rendering),
-            "output_function": output_function_for(None, output_function)}
+            "output_function": output_function_for(None, output_function),
+            "loudness": loudness_for(None, loudness)}
     spec = model_spec_for_manifest(spec)  # workers on other nodes have other working folders
     started_ray = False
     driver = None

@@ -29,8 +29,8 @@ class IndexWorker:
     ----------
     model_spec : ``lumina-tiny`` or a model folder at a path this node sees.
     projection : the library's ``dim``, ``seed``, ``blocks``, ``chunk_seconds``,
-        ``composition_rendering`` and ``output_function``; for a library that does not exist
-        yet only the rendering and the output function (the rest are the defaults).
+        ``composition_rendering``, ``output_function`` and ``loudness``; for a library that does
+        not exist yet only those three (the rest are the defaults).
     device : ``cuda`` (the GPU Ray assigned), ``cpu`` …
     batch_size : chunks per forward pass.
     threads : torch CPU threads (the actor's CPU slots).

@@ -45,6 +45,7 @@ from lumina.library.manifest import (
     PLAIN_RENDERING,
     Manifest,
     composition_rendering_for,
+    loudness_for,
     output_function_for,
 )
 from lumina.library.query_cache import LibraryAttribution, PreparedLibrary
@@ -71,6 +72,7 @@ __all__ = [
     "SongMeta",
     "VerifyReport",
     "composition_rendering_for",
+    "loudness_for",
     "output_function_for",
     "read_song_meta",
     "verify",

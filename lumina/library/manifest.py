@@ -1,6 +1,6 @@
 """The identity of a library (``manifest.json``): which model, projection and chunking made
-its fingerprints, which composition rendering and which output function; read once, written
-once at creation."""
+its fingerprints, which composition rendering, output function and loudness normalisation; read
+once, written once at creation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from lumina import __version__
+from lumina.fingerprint.loudness import (
+    DEFAULT_LOUDNESS,
+    LOUDNESSES,
+    loudness_id,
+    loudness_words,
+)
 from lumina.fingerprint.output import (
     DEFAULT_OUTPUT_FUNCTION,
     OUTPUT_FUNCTIONS,
@@ -33,6 +39,7 @@ __all__ = [
     "Manifest",
     "canonical_json",
     "composition_rendering_for",
+    "loudness_for",
     "output_function_for",
     "read_manifest",
 ]
@@ -54,10 +61,11 @@ IDENTITY_FIELDS = (
     "channels",
     "composition_rendering",
     "output_function",
+    "loudness",
 )
 #: Identity fields a paper-mode library leaves out (absent = None), so its manifest and
 #: digest are those of a library made before the field existed.
-OPTIONAL_IDENTITY_FIELDS = ("composition_rendering", "output_function")
+OPTIONAL_IDENTITY_FIELDS = ("composition_rendering", "output_function", "loudness")
 #: What ``--composition-rendering`` calls the paper's mode (no rendering).
 PLAIN_RENDERING = "plain"
 #: The composition rendering of a new library when none is asked for, as
@@ -100,6 +108,13 @@ _OPTIONAL_FIELDS = {
         to_id=output_function_id,
         # the paper's loss is recorded by leaving the field out
         known=lambda: {f.recorded for f in OUTPUT_FUNCTIONS.values()} - {None}),  # type: ignore[return-value]
+    "loudness": _OptionalField(
+        label="loudness normalisation", kind="fingerprints", relation="",
+        plural="loudness normalisations", another=" loudness normalisation",
+        unknown_hint="",  # the known names include "none"
+        default=DEFAULT_LOUDNESS, words=loudness_words, to_id=loudness_id,
+        # no normalisation is recorded by leaving the field out
+        known=lambda: {lv.recorded for lv in LOUDNESSES.values()} - {None}),  # type: ignore[return-value]
 }
 
 
@@ -134,6 +149,10 @@ class Manifest:
         ``name/version`` of the function the fingerprints are the gradient of
         (:mod:`lumina.fingerprint.output`); None: the paper's loss (every library made
         before the field existed). Queries must use the same.
+    loudness : str or None
+        ``name/version`` of the loudness normalisation the audio got before the codec
+        (:mod:`lumina.fingerprint.loudness`); None: none (every library made before the field
+        existed). Queries must use the same.
     model_spec : str
         How the model was given (``lumina-tiny`` or an absolute folder); a default for later
         commands, not part of the identity.
@@ -154,6 +173,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     composition_rendering: str | None = None
     output_function: str | None = None
+    loudness: str | None = None
 
     def identity(self) -> dict[str, object]:
         """The fields that decide whether two sets of fingerprints are comparable; an
@@ -181,6 +201,7 @@ class Manifest:
                else {"composition_rendering": self.composition_rendering}),
             **({} if self.output_function is None
                else {"output_function": self.output_function}),
+            **({} if self.loudness is None else {"loudness": self.loudness}),
             "dtype": DTYPE.str,
             "software_version": self.software_version,
             "created": self.created,
@@ -309,8 +330,8 @@ def _known(name: str, value: object, where: str) -> str | None:
 
 
 def _for_library(name: str, manifest: Manifest | None, requested: str | None) -> str | None:
-    """What :func:`composition_rendering_for` and :func:`output_function_for` decide for
-    the optional identity field ``name``."""
+    """What :func:`composition_rendering_for`, :func:`output_function_for` and
+    :func:`loudness_for` decide for the optional identity field ``name``."""
     field = _OPTIONAL_FIELDS[name]
     recorded = None if manifest is None else getattr(manifest, name)
     if requested is None:
@@ -346,6 +367,25 @@ def output_function_for(manifest: Manifest | None, requested: str | None = None
         Unknown name, or another function than the library's (one line).
     """
     return _for_library("output_function", manifest, requested)
+
+
+def loudness_for(manifest: Manifest | None, requested: str | None = None) -> str | None:
+    """The loudness normalisation (``name/version``, None: none) to fingerprint with for a
+    library.
+
+    Parameters
+    ----------
+    manifest : the library's, or None for a library about to be created.
+    requested : a loudness normalisation name (``rms``, ``none`` for the audio's own loudness), or
+        None: the library's, or :data:`~lumina.fingerprint.loudness.DEFAULT_LOUDNESS` for a new
+        library.
+
+    Raises
+    ------
+    LibraryError
+        Unknown name, or another normalisation than the library's (one line).
+    """
+    return _for_library("loudness", manifest, requested)
 
 
 def composition_rendering_for(manifest: Manifest | None, requested: str | None = None

@@ -213,6 +213,7 @@ class Library:
                 composition_rendering=identity.get(  # type: ignore[arg-type]
                     "composition_rendering"),
                 output_function=identity.get("output_function"),  # type: ignore[arg-type]
+                loudness=identity.get("loudness"),  # type: ignore[arg-type]
             )
             Manifest.from_json(manifest.to_json())  # same validation as on open
             conn = create_catalog(folder / CATALOG_NAME)

@@ -299,7 +299,8 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         f"into a {par['dim']}-number fingerprint per rights channel with a seeded random "
         f"projection (seed {par['projection_seed']}, {par['projection_blocks']} Kronecker "
         "blocks per layer). The same is done once for every catalog song."
-        + _output_sentence(par.get("output_function")),
+        + _output_sentence(par.get("output_function"))
+        + _level_sentence(par.get("loudness")),
         "<b>Composition</b> uses the model's self-attention layers, <b>production</b> its "
         "output heads. " + _rendering_sentence(par.get("composition_rendering")) +
         "What each channel actually tracks on a given model is measured by the "
@@ -311,6 +312,20 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         "named songs sum to 100 % per channel.",
     ]
     return [Paragraph(t, st["body"]) for t in text]
+
+
+def _level_sentence(loudness: str | None) -> str:
+    """How the audio's loudness was normalised before the model heard it, if it was."""
+    from lumina.fingerprint.loudness import get_loudness
+
+    if loudness is None:
+        return ""
+    try:
+        found = get_loudness(loudness)
+    except ValueError:  # a report from a newer LUMINA: name it as recorded
+        return f" The audio's loudness was normalised (<i>{_esc(loudness)}</i>)."
+    return (f" Every chunk is first brought to one loudness (RMS {found.reference_rms:g}, "
+            f"<i>{found.id}</i>), so a quieter or louder copy gives the same fingerprint.")
 
 
 def _output_sentence(output_function: str | None) -> str:

@@ -36,6 +36,7 @@ class ValidationConfig:
     pitch_semitones: float = 1.0
     tempo_change: float = 0.05
     noise_snr_db: float = 20.0
+    gain_db: float = 6.0
     noise_seed: int = 12345
     excerpt_seconds: float = 10.0
     # row 9: excerpts at random offsets (2 per song; 1 in the quick study)
@@ -44,6 +45,8 @@ class ValidationConfig:
     composition_rendering: str = "plain"
     # the function the fingerprints are the gradient of (lumina.fingerprint.output)
     output_function: str = "tempered"
+    # the audio's loudness normalisation before the codec (lumina.fingerprint.loudness)
+    loudness: str = "none"
 
     @classmethod
     def full(cls) -> ValidationConfig:

@@ -44,10 +44,10 @@ class ReproducibilityRow(StudyBase):
         base = self.fingerprinter
         one = Fingerprinter(self.model, device="cpu", batch_size=1,
                             composition_rendering=self.rendering,
-                            output_function=self.output_function)
+                            output_function=self.output_function, loudness=self.loudness)
         many = Fingerprinter(self.model, device="cpu", batch_size=cfg.repro_batch,
                              composition_rendering=self.rendering,
-                             output_function=self.output_function)
+                             output_function=self.output_function, loudness=self.loudness)
         threads_before = torch.get_num_threads()
         results: dict[str, dict[str, list[float]]] = {
             k: {ch: [] for ch in self.model.channels} for k in ("rerun", "batch", "threads")}

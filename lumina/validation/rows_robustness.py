@@ -40,7 +40,8 @@ class RobustnessRow(StudyBase):
                   "pitch_down_1": f"-{cfg.pitch_semitones:g}",
                   "tempo_up_5": f"+{cfg.tempo_change:g}", "tempo_down_5": f"-{cfg.tempo_change:g}",
                   "noise_20db": f"{cfg.noise_snr_db:g}dB-seed{cfg.noise_seed}",
-                  "excerpt_10s": f"{ex_start:g}+{ex_len:g}"}
+                  "excerpt_10s": f"{ex_start:g}+{ex_len:g}",
+                  "gain_down_6": f"-{cfg.gain_db:g}dB", "gain_up_6": f"+{cfg.gain_db:g}dB"}
         details: dict = {"top1": {}, "top1_same_composition": {}, "top1_by_raw_cosine": {},
                          "baseline_top1": {}, "source_rank": {}}
         # The composition channel is meant to find the composition, which four recordings
@@ -115,6 +116,7 @@ class RobustnessRow(StudyBase):
             "noise": f"seeded Gaussian white noise at {cfg.noise_snr_db:g} dB below the song's "
                      f"mean power (seed {cfg.noise_seed} + song index)",
             "excerpt": f"{ex_len:g} s from {ex_start:g} s (centred in the song)",
+            "gain": f"±{cfg.gain_db:g} dB: the samples scaled, not clipped",
         }
         if mp3_error:
             details["not_measured"] = {"mp3_128k": mp3_error}

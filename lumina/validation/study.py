@@ -84,7 +84,7 @@ def run_validation(config: ValidationConfig | None = None, *, model=None,
     protocol = {
         "command": "lumina validate" + (" --quick" if cfg.quick else "") + (
             f" --composition-rendering {cfg.composition_rendering}"
-            f" --output-function {cfg.output_function}"),
+            f" --output-function {cfg.output_function} --loudness {cfg.loudness}"),
         "config": asdict(cfg),
         "software_version": __version__,
         "python": platform.python_version(),

@@ -71,15 +71,17 @@ class StudyBase:
         """The fingerprinter (CPU, library defaults) and the feature cache under ``cache``."""
         from lumina.fingerprint.fingerprinter import Fingerprinter
         from lumina.fingerprint.identity import identity_of_fingerprinter
-        from lumina.library import composition_rendering_for, output_function_for
+        from lumina.library import composition_rendering_for, loudness_for, output_function_for
 
         self.rate = int(self.model.sample_rate)
         self.cache = Path(cache)
         self.rendering = composition_rendering_for(None, self.config.composition_rendering)
         self.output_function = output_function_for(None, self.config.output_function)
+        self.loudness = loudness_for(None, self.config.loudness)
         self.fingerprinter = Fingerprinter(self.model, device="cpu",
                                            composition_rendering=self.rendering,
-                                           output_function=self.output_function)
+                                           output_function=self.output_function,
+                                           loudness=self.loudness)
         identity = identity_of_fingerprinter(self.fingerprinter)
         self.identity = identity
         # None fields are left out so the paper's mode keeps the caches it had before the
@@ -99,7 +101,7 @@ class StudyBase:
                                     catalog_seed=cfg.catalog_seed, progress=self.bar,
                                     say=self.say,
                                     composition_rendering=cfg.composition_rendering,
-                                    output_function=cfg.output_function)
+                                    output_function=cfg.output_function, loudness=cfg.loudness)
         paths = [demo.cache / "catalog" / s.filename for s in self.catalog.songs]
         self.song_paths = paths
         self.attach_library(demo.path, paths, [s.id for s in self.catalog.songs])

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lumina.errors import LuminaError
+from lumina.fingerprint.loudness import loudness_words
 from lumina.fingerprint.output import output_function_words
 from lumina.fingerprint.rendering import rendering_words
 from lumina.validation.config import HELDOUT_TIMBRES
@@ -127,7 +128,8 @@ def to_markdown(result: dict, notes: str = "") -> str:
         f"{p['fingerprint'].get('projection_seed')}, {p['fingerprint'].get('projection_blocks')} "
         f"Kronecker blocks, {p['fingerprint'].get('chunk_seconds')} s chunks; the composition "
         f"channel on {rendering_words(p['fingerprint'].get('composition_rendering'))}; "
-        f"gradients of {output_function_words(p['fingerprint'].get('output_function'))}.",
+        f"gradients of {output_function_words(p['fingerprint'].get('output_function'))}, "
+        f"{loudness_words(p['fingerprint'].get('loudness'))}.",
         f"- Catalog: `build_catalog({cfg['n_compositions']}, {cfg['n_timbres']}, "
         f"seconds={cfg['seconds']:g}, seed={cfg['catalog_seed']})` — {p['catalog']['songs']} "
         f"songs, compositions × timbres, rendered to 16-bit WAV and indexed into the demo "

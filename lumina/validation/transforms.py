@@ -1,8 +1,9 @@
 """Row 5's transforms: what a song goes through before it is attributed again.
 
 MP3 at 128 kbit/s (PyAV/FFmpeg), pitch ±1 semitone and tempo ±5 % (a numpy phase vocoder,
-soxr for the resampling), white noise at 20 dB SNR, and a 10 s excerpt; each one a plain
-function of mono float audio, and :func:`apply_transform` picks one by name.
+soxr for the resampling), white noise at 20 dB SNR, a 10 s excerpt and a gain change of
+±6 dB (a plain scaling, not clipped: the level, not distortion, is what it tests); each one a
+plain function of mono float audio, and :func:`apply_transform` picks one by name.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 TRANSFORMS = ("mp3_128k", "pitch_up_1", "pitch_down_1", "tempo_up_5", "tempo_down_5",
-              "noise_20db", "excerpt_10s")
+              "noise_20db", "excerpt_10s", "gain_down_6", "gain_up_6")
 TRANSFORM_LABELS = {
     "mp3_128k": "MP3 128 kbit/s",
     "pitch_up_1": "pitch +1 semitone",
@@ -35,6 +36,8 @@ TRANSFORM_LABELS = {
     "tempo_down_5": "tempo -5 %",
     "noise_20db": "white noise, 20 dB SNR",
     "excerpt_10s": "10 s excerpt",
+    "gain_down_6": "gain -6 dB",
+    "gain_up_6": "gain +6 dB",
 }
 
 
@@ -175,6 +178,10 @@ def apply_transform(name: str, x: np.ndarray, rate: int, config: ValidationConfi
         return time_stretch(x, 1.0 - config.tempo_change)
     if name == "noise_20db":
         return white_noise(x, config.noise_snr_db, config.noise_seed + index)
+    if name in ("gain_down_6", "gain_up_6"):
+        sign = -1.0 if name == "gain_down_6" else 1.0
+        return (np.asarray(x, np.float32) * np.float32(10.0 ** (sign * config.gain_db / 20.0))
+                ).astype(np.float32)
     if name == "excerpt_10s":
         start, length = config.excerpt()
         a = int(round(start * rate))

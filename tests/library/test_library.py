@@ -507,7 +507,7 @@ def test_index_files_skips_bad_and_duplicate_audio(tmp_path, fingerprinter):
         "model_name": "lumina-tiny", "model_sha256": fingerprinter.model.weights_sha256,
         "projection_seed": 0, "projection_blocks": fingerprinter.blocks, "dim": 512,
         "chunk_seconds": 10.0, "sample_rate": 32000, "channels": list(CHANNELS),
-        "output_function": fingerprinter.output_function})
+        "output_function": fingerprinter.output_function, "loudness": fingerprinter.loudness})
     events = []
     progress = []
     with lib.writer() as w:
