@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lumina.fingerprint.versioned import look_up
+from lumina.fingerprint.versioned import resolve
 
 __all__ = [
     "DEFAULT_LOUDNESS",
@@ -114,11 +114,7 @@ def get_loudness(name: str | Loudness | None) -> Loudness:
     ValueError
         Unknown name, or a version this software does not make.
     """
-    if isinstance(name, Loudness):
-        return name
-    if name is None:
-        return LOUDNESSES[NATIVE_LOUDNESS]
-    return look_up(LOUDNESSES, name, "loudness normalisation")
+    return resolve(LOUDNESSES, name, "loudness normalisation", NATIVE_LOUDNESS)
 
 
 def loudness_id(name: str | Loudness | None) -> str | None:

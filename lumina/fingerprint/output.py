@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lumina.fingerprint.versioned import look_up
+from lumina.fingerprint.versioned import resolve
 
 __all__ = [
     "DEFAULT_OUTPUT_FUNCTION",
@@ -99,11 +99,7 @@ def get_output_function(name: str | OutputFunction | None) -> OutputFunction:
     ValueError
         Unknown name, or a version this software does not make.
     """
-    if isinstance(name, OutputFunction):
-        return name
-    if name is None:
-        return OUTPUT_FUNCTIONS[PAPER_OUTPUT_FUNCTION]
-    return look_up(OUTPUT_FUNCTIONS, name, "output function")
+    return resolve(OUTPUT_FUNCTIONS, name, "output function", PAPER_OUTPUT_FUNCTION)
 
 
 def output_function_id(name: str | OutputFunction | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, TypeVar
 
-__all__ = ["Versioned", "look_up"]
+__all__ = ["Versioned", "look_up", "resolve"]
 
 
 class Versioned(Protocol):
@@ -44,3 +44,20 @@ def look_up(registry: Mapping[str, V], name: str, kind: str) -> V:
     if version and version != str(entry.version):
         raise ValueError(f"{kind} {name!r} cannot be made: this software makes {entry.id}")
     return entry
+
+
+def resolve(registry: Mapping[str, V], name: str | V | None, kind: str, absent: str) -> V:
+    """:func:`look_up` for a value as fingerprints and manifests hold it: an entry is
+    returned as is, and None (the field left out) is the ``absent`` entry — what was made
+    before the field existed.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or a version this software does not make.
+    """
+    if name is None:
+        return registry[absent]
+    if not isinstance(name, str):
+        return name
+    return look_up(registry, name, kind)
