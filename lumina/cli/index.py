@@ -176,7 +176,7 @@ def cmd_library(args: argparse.Namespace) -> int:
             print("composition " + (f"on the {rendering} rendering (timbre-neutral)"
                                     if rendering else "on the audio itself (the paper's mode)"))
             print(f"gradient    of {output_function_words(info.get('output_function'))}")
-            print(f"loudness       {loudness_words(info.get('loudness'))}")
+            print(f"loudness    {loudness_words(info.get('loudness'))}")
             print(f"songs       {info['songs']} live, {info['removed']} removed "
                   f"(compact to reclaim); {info['chunk_rows']} chunk rows; {size_text} "
                   "of matrices")

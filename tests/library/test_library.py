@@ -558,6 +558,7 @@ def test_index_cli_summary_and_library_verbs(tmp_path, model_dir, capsys):
     assert main(["library", "info", str(lib)]) == 0
     out = capsys.readouterr().out
     assert "3 live, 0 removed" in out and Library.open(lib).digest() in out
+    assert "\nloudness    no loudness normalisation\n" in out
     assert main(["library", "remove", str(lib), "2"]) == 0
     assert "removed 1 song(s) (2); 2 remain" in capsys.readouterr().out
     assert main(["library", "list", str(lib), "--removed"]) == 0
