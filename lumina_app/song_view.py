@@ -21,7 +21,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QPen, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QPen, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 from lumina.progress import format_clock
 from lumina_app import jobs
 from lumina_app.ab_player import ABPlayer
+from lumina_app.elided_label import ElidedLabel
 from lumina_app.player import Player
 from lumina_app.tasks import Task
 from lumina_app.waveform import WaveformView
@@ -185,9 +185,10 @@ class SongView(QWidget):
         self._pairs: tuple[Any, ...] = ()
         self._token = 0
 
-        self.title = QLabel("")
-        self.title.setStyleSheet("font-weight: 600;")
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title = ElidedLabel("")
+        heading = self.title.font()
+        heading.setWeight(QFont.Weight.DemiBold)  # a font, not a style sheet: it is measured
+        self.title.setFont(heading)
         self.pair_box = QComboBox()
         self.pair_box.setToolTip("Segment pairs, strongest first: a chunk of the track ↔ "
                                  "the chunk of the song it matches, and the pair's z")
@@ -269,7 +270,6 @@ class SongView(QWidget):
         where = f"  ·  {len(self._pairs)} pairs ({shown})" if self._pairs else (
             "  ·  no segment pairs in this result")
         self.title.setText(f"B · {title}{by}{where}")
-        self.title.setToolTip(self.title.text())
         self.ab.set_source("query", None if track is None else track.playback,
                            0 if track is None else track.rate)
         self.pair_box.blockSignals(True)

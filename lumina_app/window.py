@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -36,6 +35,7 @@ from lumina.reports.findings import answer_lines
 from lumina_app import jobs
 from lumina_app import tasks as task_registry
 from lumina_app.audit_panel import AuditPanel
+from lumina_app.elided_label import ElidedLabel
 from lumina_app.library_actions import AuditRowRelay, LibraryActions
 from lumina_app.library_panel import LibraryPanel
 from lumina_app.menus import build_menus
@@ -148,12 +148,10 @@ class MainWindow(LibraryActions, ReportActions, QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_analysis)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
-        self.progress_label = QLabel("")
+        # A long status must never widen the window past a 1280 px screen: it ends in "…"
+        # where it is cut, and the whole text is in the tooltip.
+        self.progress_label = ElidedLabel("")
         self.progress_label.setStyleSheet("color: #9a9ba0;")
-        # A long status must never widen the window past a 1280 px screen: it is cut, and
-        # the whole text is in the tooltip.
-        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                          QSizePolicy.Policy.Preferred)
         self.strip_channel = QComboBox()
         self.strip_channel.setToolTip("Channel shown in the chunk strip under the waveform")
         for key, name in CHANNEL_NAMES.items():
