@@ -48,7 +48,7 @@ import time
 import numpy as np
 
 
-def _queries(demo, say) -> dict[str, np.ndarray]:
+def unrelated_queries(demo, say) -> dict[str, np.ndarray]:
     """Track fingerprints (Q, D) per channel of the 16 unrelated queries, cached."""
     from lumina.demo.catalog import build_catalog
     from lumina.workspace import identity_of_fingerprinter
@@ -94,7 +94,7 @@ def main() -> None:
     with Library.open(demo.path) as lib:
         prepared = lib.prepare()
         library = {ch: np.asarray(ix.unit) for ch, ix in prepared.indexes.items()}
-    queries = _queries(demo, print)
+    queries = unrelated_queries(demo, print)
     z_gate = gate_z(0.95)
     n_total = next(iter(library.values())).shape[0]
     print(f"composition channel on: {demo.fingerprinter.composition_rendering or 'the audio'}; "
