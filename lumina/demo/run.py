@@ -112,11 +112,12 @@ def prepare_demo_library(*, model=None, n_compositions: int = 8, n_timbres: int 
 
     rendering = composition_rendering_for(None, composition_rendering)
     output = output_function_for(None, output_function)
-    loudness = loudness_for(None, loudness)
+    normalisation = loudness_for(None, loudness)
     # A library made before output functions (or loudness normalisation) existed keeps its
     # folder.
     library_dir = cache / "-".join(["demo-catalog"] + [
-        part.replace("/", "-") for part in (rendering, output, loudness) if part is not None])
+        part.replace("/", "-") for part in (rendering, output, normalisation)
+        if part is not None])
     indexed = 0
     with Workspace.open_or_create(
             library_dir, model=DEFAULT_MODEL if model.name == DEFAULT_MODEL else model.source,
