@@ -9,13 +9,14 @@ excerpt's composition, in the excerpt's song, and there within ±5 s of the true
 ``bench/segments.py`` prints the same measurement for more excerpts.
 
 What "±5 s" is worth by chance depends on where the song's stored chunks start: a song of
-24 s stores chunks at 0 and 10 s, and for an offset between 5 and 10 s both are within 5 s,
-so a pick at random among the song's chunks is within ±5 s about two times in three. The
-chance column of those lines is that rate (times 1/N songs where the song must be found
-too), computed from the song's stored chunk starts for each excerpt. On the demo catalog
-the harmony repeats every 4 bars (10.2 s at 94 BPM, about one chunk), so where an excerpt
-lies in its song is hardly in the audio: an MFCC + chroma oracle on the same protocol places
-0.67 of excerpts within ±5 s (2026-12-04, 64 excerpts) — chance.
+24 s stores chunks at 0 and 10 s (the 4 s tail is dropped), and an offset in [0, 14] s is
+within 5 s of exactly one of them, so a pick at random among the song's chunks is right half
+the time. The chance column of those lines is that rate (times 1/N songs where the song
+must be found too), computed from the song's stored chunk starts for each excerpt. On the
+demo catalog the harmony repeats every 4 bars (10.2 s at 94 BPM, about one chunk), so where
+an excerpt lies in its song is barely in the audio: the MFCC + chroma oracle line places
+0.73 of the study's excerpts within ±5 s (chance 0.50; 2026-12-04), short of the 0.90 the
+production channel is asked for.
 """
 
 from __future__ import annotations
