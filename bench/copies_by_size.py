@@ -20,6 +20,34 @@ timbres): the fraction naming any song under fdr (the default) and fwer (Šidák
 
 Issue 20's goal: first and named for every kind at 4, 8, 32 and 1,000 songs; unrelated
 queries naming any song ≤ 0.05 under fwer.
+
+Measured 2026-12-04 (lumina-tiny, the demo library's defaults: shepard/1, tempered/1, no
+loudness normalisation; 968 songs beyond the catalog of 10 s; 857 s on 2 threads, most of it
+fingerprinting those songs once). First / named by the default fdr gate, over the 32 songs:
+
+=====  ===========  ===========  ===========  ===========  ==================
+songs  channel      exact        MP3          10 s excerpt unrelated: fdr/fwer
+=====  ===========  ===========  ===========  ===========  ==================
+4      composition  1.00 / 0.00  0.97 / 0.00  0.50 / 0.00  0.000 / 0.000
+4      production   1.00 / 0.00  1.00 / 0.00  1.00 / 0.00  0.000 / 0.000
+8      composition  1.00 / 0.09  0.97 / 0.06  0.19 / 0.00  0.002 / 0.002
+8      production   1.00 / 0.34  1.00 / 0.31  1.00 / 0.31  0.012 / 0.014
+32     composition  1.00 / 0.09  0.97 / 0.06  0.06 / 0.00  0.000 / 0.000
+32     production   1.00 / 0.69  1.00 / 0.53  1.00 / 0.50  0.062 / 0.062
+1000   composition  0.94 / 0.12  0.91 / 0.06  0.00 / 0.00  0.000 / 0.000
+1000   production   1.00 / 0.81  1.00 / 0.75  1.00 / 0.78  0.562 / 0.500
+=====  ===========  ===========  ===========  ===========  ==================
+
+The production channel ranks every copy first at every size, but names it only 0.00 (4
+songs), ~0.3 (8), ~0.5–0.7 (32) and ~0.8 (1,000) of the time: the goal is missed at every
+size. Worse, at 1,000 songs half of the unrelated queries name a song under fwer, whose
+promise is 5 %: the calibrated z has a heavier upper tail than the Gaussian the gate reads
+it with, and among 1,000 songs the largest of them passes z 3.88 (p 5e-5) for 7 of 16
+queries even when the library holds only the 10 s procedural songs (so it is not the mix of
+song lengths). The synthetic null of ``bench/query_scale.py`` (random unit vectors) cannot
+show this; real fingerprints do. The gate needs a tail fitted on the library's own held-out
+songs (``lumina library calibrate`` already measures the rate) before it can promise a rate
+at this size.
 """
 
 from __future__ import annotations
