@@ -191,6 +191,14 @@ def test_quick_json_has_one_number_per_row_and_the_protocol(quick_run):
                          f"9.segments.song_offset.{ch}", f"9.segments.song.{ch}"):
             assert expected in ids, expected
     by_id = {r["id"]: r for r in rows}
+    # Row 9's offset lines are read against a chance computed from the songs' stored chunk
+    # starts (a random chunk is within ±5 s about half the time), beside a plain-feature oracle.
+    oracle = by_id["9.segments.offset_oracle"]
+    assert 0.0 <= oracle["value"] <= 1.0 and 0.0 < oracle["chance"] <= 1.0
+    for ch in ("composition", "production"):
+        given = by_id[f"9.segments.offset_given_song.{ch}"]
+        assert given["chance"] == oracle["chance"]
+        assert by_id[f"9.segments.song_offset.{ch}"]["chance"] < given["chance"]
     for t in TRANSFORMS:  # the composition channel also counts the composition found
         same = by_id[f"5.{t}.composition.same_composition"]["value"]
         song = by_id[f"5.{t}.composition"]["value"]
