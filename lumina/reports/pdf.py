@@ -12,9 +12,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
@@ -301,7 +300,7 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
         f"projection (seed {par['projection_seed']}, {par['projection_blocks']} Kronecker "
         "blocks per layer). The same is done once for every catalog song."
         + _output_sentence(par.get("output_function"))
-        + _level_sentence(par.get("loudness")),
+        + _loudness_sentence(par.get("loudness")),
         "<b>Composition</b> uses the model's self-attention layers, <b>production</b> its "
         "output heads. " + _rendering_sentence(par.get("composition_rendering")) +
         "What each channel actually tracks on a given model is measured by the "
@@ -315,41 +314,29 @@ def _method(p: dict[str, Any], st: dict[str, ParagraphStyle]) -> list:
     return [Paragraph(t, st["body"]) for t in text]
 
 
-def _level_sentence(loudness: str | None) -> str:
+def _loudness_sentence(loudness: str | None) -> str:
     """How the audio's loudness was normalised before the model heard it, if it was."""
     from lumina.fingerprint.loudness import get_loudness
 
-    found = _known_entry(get_loudness, loudness)
     if loudness is None:
         return ""
-    if found is None:  # a report from a newer LUMINA: name it as recorded
+    try:
+        found = get_loudness(loudness)
+    except ValueError:  # a report from a newer LUMINA: name it as recorded
         return f" The audio's loudness was normalised (<i>{_esc(loudness)}</i>)."
     return (f" Every chunk is first brought to one loudness (RMS {found.reference_rms:g}, "
             f"<i>{found.id}</i>), so a quieter or louder copy gives the same fingerprint.")
-
-
-T = TypeVar("T")
-
-
-def _known_entry(get: Callable[[str], T], recorded: str | None) -> T | None:
-    """The registry entry a report recorded, or None when there is none or this LUMINA
-    does not make it (a report from a newer version)."""
-    if recorded is None:
-        return None
-    try:
-        return get(recorded)
-    except ValueError:
-        return None
 
 
 def _output_sentence(output_function: str | None) -> str:
     """What the fingerprint is the gradient of, when it is not the paper's plain loss."""
     from lumina.fingerprint.output import get_output_function
 
-    function = _known_entry(get_output_function, output_function)
     if output_function is None:
         return ""
-    if function is None:  # a report from a newer LUMINA: name it as recorded
+    try:
+        function = get_output_function(output_function)
+    except ValueError:  # a report from a newer LUMINA: name it as recorded
         return f" The gradient is of the output function <i>{_esc(output_function)}</i>."
     return (f" The loss is softened to temperature {function.temperature:g} "
             f"(<i>{function.id}</i>) so that every note of a chunk counts, not only the few "
