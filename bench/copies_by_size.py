@@ -126,9 +126,10 @@ def main() -> None:
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     root = demo.cache / "copies-by-size"
     config = ValidationConfig.full()
-    audio = [demo.catalog.render(s) for s in demo.catalog.songs]
 
     def copies() -> dict[str, np.ndarray]:
+        # rendered only when the copies are not cached yet
+        audio = [demo.catalog.render(s) for s in demo.catalog.songs]
         out = {}
         for kind, name in (("mp3", "mp3_128k"), ("excerpt", "excerpt_10s")):
             made = _fingerprints(fp, [lambda i=i, name=name: apply_transform(

@@ -146,11 +146,15 @@ class SegmentsRow(StudyBase):
             songs = lib.songs()
             group = {s.id: str(composition.get(Path(s.source_path).name)) for s in songs}
             excerpts = draw_excerpts(songs, count, cfg.segments_seed)
-            hits = excerpt_segment_hits(self.fingerprinter, lib, excerpts, group,
-                                        lambda song: self.load(Path(song.source_path)))
-            oracle = oracle_offset_hits(lib, excerpts,
-                                        lambda song: self.load(Path(song.source_path)),
-                                        self.rate)
+            decoded: dict[int, np.ndarray] = {}
+
+            def load(song) -> np.ndarray:  # each song decoded once for both measurements
+                if song.id not in decoded:
+                    decoded[song.id] = self.load(Path(song.source_path))
+                return decoded[song.id]
+
+            hits = excerpt_segment_hits(self.fingerprinter, lib, excerpts, group, load)
+            oracle = oracle_offset_hits(lib, excerpts, load, self.rate)
         n_stored = len(songs)
         for ch, t in hits.items():
             offset_chance = float(np.mean(t["chance | song"]))
