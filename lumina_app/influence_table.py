@@ -51,7 +51,7 @@ class InfluenceTableModel(QAbstractTableModel):
     channel's z: the same order, also among songs whose confidence saturated at 100 %) and
     case-folded text for the others; a cell of a channel that named the song is bold, the
     title and artist of a song any channel named are in full colour (not bold: a bold
-    40-character title needed ~276 px where the 1280 px window gives the title 254 px),
+    40-character title needed ~276 px where the 1280 px window gives the title ~260 px),
     everything else dimmed.
     """
 
